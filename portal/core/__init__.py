@@ -1,0 +1,1 @@
+"""The core: users, profiles, visibility, clients, contacts and activities."""

@@ -1,0 +1,24 @@
+"""Unicode helpers: NFC on save, folding for search and Spanish-aware sorting."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def clean(value: object) -> str:
+    """Trimmed NFC text; what every text field stores."""
+    if value is None:
+        return ""
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
+def fold(value: str) -> str:
+    """Case- and accent-insensitive form used for searching."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def sort_key(value: str) -> str:
+    """Folded text where ñ still sorts after n and before o, as in Spanish."""
+    marked = unicodedata.normalize("NFC", value.casefold()).replace("ñ", "n\x7e")
+    return fold(marked)
