@@ -37,7 +37,7 @@ def open_database(url: str) -> peewee.Database:
     if url.startswith("sqlite"):
         database = connect(url, pragmas=_SQLITE_PRAGMAS)
     else:
-        database = connect(url, autorollback=True)
+        database = connect(url)
     db.initialize(database)
     logger.debug("database opened: %s", type(database).__name__)
     return database

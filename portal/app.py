@@ -1,0 +1,74 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pluggy
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from portal.config import Settings
+from portal.core import importer
+from portal.core.routes import account, admin, auth, clients
+from portal.database import open_database
+from portal.plugins import build_manager, collect
+from portal.web import errors
+from portal.web.middleware import PortalMiddleware
+from portal.web.navigation import menu_builder
+from portal.web.rendering import build_environment
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parents[1] / "static"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    plugins: pluggy.PluginManager | None = None,
+) -> Starlette:
+    settings = (settings or Settings.from_env()).with_secret()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    open_database(settings.database_url)
+    manager = plugins or build_manager(settings)
+
+    static_mounts = [
+        Mount(f"/static/{prefix}", StaticFiles(directory=folder), name=f"static-{prefix}")
+        for prefix, folder in collect(manager.hook.register_static_dirs)
+    ]
+    routes = [
+        *auth.routes,
+        *account.routes,
+        *clients.routes,
+        *importer.routes,
+        *admin.routes,
+        *collect(manager.hook.register_routes, settings=settings),
+        *static_mounts,
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(GZipMiddleware, minimum_size=500),
+            Middleware(PortalMiddleware, settings=settings),
+        ],
+        exception_handlers=errors.handlers,
+    )
+    app.state.settings = settings
+    app.state.plugins = manager
+    template_dirs = collect(manager.hook.register_template_dirs)
+    app.state.templates = build_environment(template_dirs, settings)
+    app.state.menu_for = menu_builder(manager)
+    logger.info("Cartera ready on %s", settings.base_url)
+    return app
+
+
+async def health(request: Request) -> Response:
+    return Response("ok")

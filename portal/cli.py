@@ -1,0 +1,189 @@
+"""The `cartera` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from portal.config import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env().with_secret()
+    except (ValueError, KeyError) as error:
+        raise click.ClickException(f"Configuration error: {error}") from error
+
+
+def _open(settings: Settings) -> None:
+    from portal.database import open_database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    open_database(settings.database_url)
+
+
+def _migrate(settings: Settings) -> list[str]:
+    from portal.database import db
+    from portal.migrations import migrate
+    from portal.plugins import build_manager, collect
+
+    _open(settings)
+    manager = build_manager(settings)
+    return migrate(db.obj, collect(manager.hook.register_migrations))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
+def main(verbose: bool) -> None:
+    """Cartera, the CRM portal. Settings come from CARTERA_* variables and DATABASE_URL."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    applied = _migrate(_settings())
+    click.echo(f"Applied {len(applied)} migration(s)." if applied else "Schema is up to date.")
+
+
+@main.command()
+@click.option("--email", help="The first administrator's email.")
+@click.option("--name", default="Administrator", show_default=True)
+@click.option("--password", help="Prompted for when not given.")
+def init(email: str | None, name: str, password: str | None) -> None:
+    """Create the data folder, the database, the secret key and the first administrator."""
+    from portal.core.models import Profile, User
+
+    settings = _settings()
+    _migrate(settings)
+    click.echo(f"Data folder: {settings.data_dir}")
+    if User.select().exists():
+        click.echo("Users exist already; no administrator created.")
+        return
+    email = email or click.prompt("Administrator email")
+    password = password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    profile, _created = Profile.get_or_create(
+        name="Administración", defaults={"kind": "structural"}
+    )
+    _create_user(email, name, password, profile, is_admin=True)
+    click.echo(f"Administrator {email} created.")
+
+
+def _create_user(email: str, name: str, password: str, profile: object, **extra: object) -> None:
+    from portal.core import people
+
+    values = {"email": email, "name": name, "profile": str(profile.id), "password": password}
+    values.update({key: "on" for key, on in extra.items() if on})
+    values.setdefault("is_active", "on")
+    cleaned, errors = people.validate_user(values, None)
+    if errors:
+        details = "; ".join(f"{field}: {message}" for field, message in errors.items())
+        raise click.ClickException(details)
+    people.save_user(None, cleaned)
+
+
+@main.command()
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--profile", "profile_name", required=True, help="Profile name.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--admin", is_flag=True, help="Make the user an administrator.")
+def createuser(email: str, name: str, profile_name: str, password: str, admin: bool) -> None:
+    """Create a user in an existing profile."""
+    from portal.core.models import Profile
+
+    _migrate(_settings())
+    profile = Profile.get_or_none(Profile.name == profile_name)
+    if profile is None:
+        raise click.ClickException(f"No profile named {profile_name!r}.")
+    _create_user(email, name, password, profile, is_admin=admin)
+    click.echo(f"User {email} created.")
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int, reload: bool = False) -> None:
+    import uvicorn
+
+    os.environ.setdefault("CARTERA_DATA_DIR", str(settings.data_dir))
+    uvicorn.run(
+        "portal.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        server_header=False,
+        log_level="info",
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="Processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the portal (migrating first)."""
+    settings = _settings()
+    _migrate(settings)
+    _serve(settings, host, port, workers)
+
+
+@main.command()
+@click.option("--clients", default=3000, show_default=True, type=int)
+@click.option("--seed", default=2026, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Only build the data.")
+def demo(clients: int, seed: int, host: str, port: int, no_serve: bool) -> None:
+    """Replace the database with fresh demo data, then serve it."""
+    from portal.core.demo import build_demo
+
+    settings = _settings()
+    if settings.database_url.startswith("sqlite:///"):
+        db_file = Path(settings.database_url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    else:
+        raise click.ClickException("demo rebuilds only a SQLite database; unset DATABASE_URL.")
+    _migrate(settings)
+    accounts = build_demo(seed=seed, clients=clients)
+    click.echo(f"\nDemo data ready. Open http://{host}:{port}/ and log in as:")
+    for role, email in accounts.roles():
+        click.echo(f"  {role:<14} {email}")
+    click.echo(f"  password for all: {accounts.password}\n")
+    if not no_serve:
+        _serve(settings, host, port, workers=1)
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import records from files."""
+
+
+@import_group.command("clients")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--owner", "owner_email", required=True, help="Email of the default owner.")
+@click.option("--dry-run", is_flag=True, help="Check every row, write nothing.")
+def import_clients(file: Path, owner_email: str, dry_run: bool) -> None:
+    """Import clients from a CSV or XLSX FILE, reporting rejected rows."""
+    from portal.core.importer import run_file_import
+
+    settings = _settings()
+    _migrate(settings)
+    report = run_file_import(file, owner_email, settings, dry_run=dry_run)
+    for line, message in report.rejected:
+        click.echo(f"line {line}: {message}", err=True)
+    verb = "would be created" if dry_run else "created"
+    click.echo(f"{report.created} client(s) {verb}, {len(report.rejected)} rejected.")
+    if report.rejected:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

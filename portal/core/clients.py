@@ -1,0 +1,172 @@
+"""Creating, editing and deleting clients, with validation and optimistic locking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import peewee as pw
+
+from portal.config import Settings
+from portal.core import fields
+from portal.core.models import (
+    CLIENT_KINDS,
+    CLIENT_STATUSES,
+    FISCAL_ID_TYPES,
+    SEGMENTS,
+    Client,
+    User,
+)
+from portal.core.visibility import Scope
+from portal.database import db, utcnow
+from portal.i18n import gettext as _
+from portal.text import clean
+
+TEXT_LIMITS = {
+    "name": 200,
+    "zone": 100,
+    "address": 1000,
+    "city": 100,
+    "postal_code": 20,
+    "province": 100,
+    "notes": 10_000,
+}
+EDITABLE = (
+    "name", "kind", "status", "is_supplier", "segment", "zone", "owner",
+    "fiscal_id_type", "fiscal_id", "email", "phone", "mobile", "address", "city",
+    "postal_code", "province", "country", "website", "notes", "latitude",
+    "longitude", "visible_to_all",
+)  # fmt: skip
+
+
+@dataclass
+class ClientForm:
+    """Posted text turned into field values, or a message per field."""
+
+    raw: dict[str, str]
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def validate(raw: dict[str, str], scope: Scope, settings: Settings) -> ClientForm:
+    form = ClientForm(raw=raw)
+    values, errors = form.values, form.errors
+    for name, limit in TEXT_LIMITS.items():
+        values[name] = clean(raw.get(name, ""))
+        if len(values[name]) > limit:
+            errors[name] = _("At most %(n)s characters.", n=limit)
+    if not values["name"]:
+        errors["name"] = _("The name is required.")
+
+    for name, allowed in (
+        ("kind", CLIENT_KINDS),
+        ("status", CLIENT_STATUSES),
+        ("segment", ("", *SEGMENTS)),
+    ):
+        values[name] = raw.get(name, "")
+        if values[name] not in allowed:
+            errors[name] = _("Choose one of the options.")
+    values["is_supplier"] = raw.get("is_supplier") == "on"
+    values["visible_to_all"] = raw.get("visible_to_all") == "on"
+
+    id_type = raw.get("fiscal_id_type", "")
+    if id_type not in ("", *FISCAL_ID_TYPES):
+        errors["fiscal_id_type"] = _("Choose one of the options.")
+    else:
+        normalise_id = lambda v: fields.normalise_fiscal_id(v, id_type or None)  # noqa: E731
+        _convert(form, "fiscal_id", normalise_id, empty=("", ""))
+        if "fiscal_id" in values:
+            values["fiscal_id_type"], values["fiscal_id"] = values["fiscal_id"]
+    region = settings.phone_region
+    _convert(form, "email", fields.normalise_email)
+    _convert(form, "phone", lambda v: fields.normalise_phone(v, region))
+    _convert(form, "mobile", lambda v: fields.normalise_phone(v, region))
+    _convert(form, "website", fields.normalise_website)
+    _convert(form, "country", fields.normalise_country, empty=settings.phone_region)
+    _coordinate(form, "latitude", 90)
+    _coordinate(form, "longitude", 180)
+
+    owner_id = raw.get("owner", "")
+    owner = None
+    if owner_id.isdigit():
+        owner = scope.may_own().where(User.id == int(owner_id)).first()
+    if owner is None:
+        errors["owner"] = _("Choose an owner among the people you can see.")
+    values["owner"] = owner
+    return form
+
+
+def _convert(form: ClientForm, name: str, normalise: Any, empty: Any = "") -> None:
+    text = clean(form.raw.get(name, ""))
+    if not text:
+        form.values[name] = empty
+        return
+    try:
+        form.values[name] = normalise(text)
+    except fields.FieldError as error:
+        form.errors[name] = _(str(error))
+
+
+def _coordinate(form: ClientForm, name: str, bound: int) -> None:
+    text = clean(form.raw.get(name, "")).replace(",", ".")
+    form.values[name] = None
+    if not text:
+        return
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or abs(number) > bound:
+        form.errors[name] = _("A number between -%(n)s and %(n)s.", n=bound)
+    else:
+        form.values[name] = number.quantize(Decimal("0.000001"))
+
+
+def create_client(form: ClientForm) -> Client:
+    client = Client(**{name: form.values[name] for name in EDITABLE})
+    client.reindex()
+    client.save()
+    return client
+
+
+def update_client(client: Client, form: ClientForm, version: int) -> bool:
+    """Save the edit unless someone else saved first; False means a conflict."""
+    for name in EDITABLE:
+        setattr(client, name, form.values[name])
+    client.reindex()
+    changes = {name: getattr(client, name) for name in (*EDITABLE, "search_text", "sort_name")}
+    changes["owner"] = client.owner.id
+    with db.atomic():
+        updated = (
+            Client.update(**changes, version=Client.version + 1, updated_at=utcnow())
+            .where(Client.id == client.id, Client.version == version)
+            .execute()
+        )
+    return updated == 1
+
+
+def delete_client(client: Client) -> None:
+    with db.atomic():
+        Client.delete().where(Client.id == client.id).execute()
+
+
+def form_from_client(client: Client) -> dict[str, str]:
+    """A client's values as the edit form shows them."""
+    raw: dict[str, str] = {}
+    for name in EDITABLE:
+        value = getattr(client, name if name != "owner" else "owner_id")
+        if isinstance(value, bool):
+            raw[name] = "on" if value else ""
+        else:
+            raw[name] = "" if value is None else str(value)
+    return raw
+
+
+def empty_form(owner: User | None, country: str) -> dict[str, str]:
+    owner_id = str(owner.id) if owner else ""
+    return {"kind": "company", "status": "lead", "country": country, "owner": owner_id}

@@ -1,0 +1,217 @@
+"""Importing clients: upload, mapping, preview, then a per-row report.
+
+The upload is kept under a generated name in the data folder between steps, so
+nothing the visitor names reaches the file system.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portal.config import Settings
+from portal.core import importing, tabular
+from portal.core.models import Profile, User
+from portal.core.visibility import Scope
+from portal.database import utcnow
+from portal.i18n import current_language
+from portal.i18n import gettext as _
+from portal.web.rendering import render, see_other
+from portal.web.requests import login_required, scope_of
+
+ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
+PREVIEW_ROWS = 20
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    contacts: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _folder(settings: Settings) -> Path:
+    folder = settings.data_dir / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _convert(table: tabular.Table, mapping: dict[int, str], settings: Settings) -> list:
+    return importing.convert_rows(
+        table,
+        mapping,
+        locale=current_language.get(),
+        phone_region=settings.phone_region,
+        default_country=settings.phone_region,
+    )
+
+
+def run_import(
+    table: tabular.Table,
+    mapping: dict[int, str],
+    scope: Scope,
+    default_owner: User,
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Convert and store every valid row in one transaction; report the rest."""
+    results = _convert(table, mapping, settings)
+
+    def owner_for(email: str) -> User | None:
+        return scope.may_own().where(User.email == email.strip().lower()).first()
+
+    report = ImportReport()
+    if dry_run:
+        report.created = sum(1 for result in results if result.ok)
+        report.rejected = [
+            (result.line, f"{field}: {message}")
+            for result in results
+            for field, message in result.errors
+        ]
+        return report
+    summary = importing.write_clients(results, owner_for=owner_for, default_owner=default_owner)
+    report.created, report.contacts = summary.created, summary.contacts
+    report.rejected = [(line, f"{field}: {_(message)}") for line, field, message in summary.rejected]
+    return report
+
+
+def run_file_import(
+    path: Path, owner_email: str, settings: Settings, *, dry_run: bool = False
+) -> ImportReport:
+    """The command-line import: the owner's scope decides whom rows may name."""
+    owner = (
+        User.select(User, Profile)
+        .join(Profile)
+        .where(User.email == owner_email.strip().lower())
+        .first()
+    )
+    if owner is None:
+        raise ValueError(f"No user with the email {owner_email}")
+    table = tabular.read_table(path.read_bytes(), path.name)
+    mapping = importing.guess_mapping(table.headers)
+    scope = Scope.for_user(owner)
+    return run_import(table, mapping, scope, owner, settings, dry_run=dry_run)
+
+
+# ------------------------------------------------------------------ web
+
+
+def _stored(request: Request) -> tuple[dict, Path]:
+    """The visitor's own pending upload named in the URL, or 404."""
+    token = request.path_params["token"]
+    if not token.isalnum():
+        raise HTTPException(404)
+    folder = _folder(request.app.state.settings)
+    meta_file, data_file = folder / f"{token}.json", folder / f"{token}.upload"
+    if not meta_file.exists() or not data_file.exists():
+        raise HTTPException(404)
+    meta = json.loads(meta_file.read_text())
+    if meta["user"] != request.state.user.id:
+        raise HTTPException(404)
+    return meta, data_file
+
+
+@login_required
+async def upload(request: Request) -> Response:
+    if request.method == "GET":
+        return render(request, "clients/import_upload.html", {"error": ""})
+    error = ""
+    async with request.form(max_files=1, max_fields=20) as form:
+        upload_file = form.get("file")
+        data, filename = b"", ""
+        if upload_file is None or isinstance(upload_file, str) or not upload_file.filename:
+            error = _("Choose a CSV or Excel (.xlsx) file.")
+        else:
+            filename = upload_file.filename
+            data = await upload_file.read()
+    if not error and not filename.lower().endswith(ALLOWED_SUFFIXES):
+        error = _("Only CSV and Excel (.xlsx) files can be imported.")
+    table = None
+    if not error:
+        try:
+            table = tabular.read_table(data, filename)
+        except tabular.TableError as problem:
+            error = _(str(problem))
+    if error or table is None:
+        return render(request, "clients/import_upload.html", {"error": error}, status_code=400)
+
+    token = secrets.token_hex(16)
+    folder = _folder(request.app.state.settings)
+    (folder / f"{token}.upload").write_bytes(data)
+    meta = {"user": request.state.user.id, "filename": filename[-200:], "at": utcnow().isoformat()}
+    (folder / f"{token}.json").write_text(json.dumps(meta))
+    return see_other(f"/clients/import/{token}")
+
+
+def _mapping_from(form: dict[str, str], columns: int) -> dict[int, str]:
+    mapping = {}
+    for column in range(columns):
+        target = form.get(f"column_{column}", "")
+        if target in importing.IMPORT_FIELDS and target:
+            mapping[column] = target
+    return mapping
+
+
+@login_required
+async def review(request: Request) -> Response:
+    """Mapping and preview (GET or 'preview'), or the import itself ('import')."""
+    meta, data_file = _stored(request)
+    settings = request.app.state.settings
+    scope = scope_of(request)
+    table = tabular.read_table(data_file.read_bytes(), meta["filename"])
+    owners = list(scope.may_own().order_by(User.name))
+    form: dict[str, str] = {}
+    if request.method == "POST":
+        async with request.form() as posted:
+            form = {key: value for key, value in posted.items() if isinstance(value, str)}
+        mapping = _mapping_from(form, len(table.headers))
+    else:
+        mapping = importing.guess_mapping(table.headers)
+    default_owner_id = form.get("owner") or str(request.state.user.id)
+    default_owner = next((o for o in owners if str(o.id) == default_owner_id), None)
+
+    errors: dict[str, str] = {}
+    if not any(target in ("name", "company", "first_name", "last_name") for target in mapping.values()):
+        errors["mapping"] = _("Map at least one column to the name or the company.")
+    if default_owner is None:
+        errors["owner"] = _("Choose an owner among the people you can see.")
+
+    if form.get("action") == "import" and not errors:
+        report = run_import(table, mapping, scope, default_owner, settings)
+        data_file.unlink(missing_ok=True)
+        data_file.with_suffix(".json").unlink(missing_ok=True)
+        context = {"report": report, "filename": meta["filename"]}
+        return render(request, "clients/import_report.html", context)
+
+    preview = _convert(
+        tabular.Table(headers=table.headers, rows=table.rows[:PREVIEW_ROWS], lines=table.lines[:PREVIEW_ROWS]),
+        mapping,
+        settings,
+    ) if mapping else []
+    context = {
+        "token": request.path_params["token"],
+        "filename": meta["filename"],
+        "table": table,
+        "mapping": mapping,
+        "fields": importing.IMPORT_FIELDS,
+        "preview": preview,
+        "owners": owners,
+        "default_owner": default_owner_id,
+        "errors": errors,
+        "total_rows": len(table.rows),
+    }
+    return render(request, "clients/import_review.html", context, status_code=400 if errors and request.method == "POST" else 200)
+
+
+routes = [
+    Route("/clients/import", upload, methods=["GET", "POST"]),
+    Route("/clients/import/{token:str}", review, methods=["GET", "POST"]),
+]

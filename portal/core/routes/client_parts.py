@@ -1,0 +1,209 @@
+"""What hangs off a client's page: contacts, the activity timeline, and home."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import peewee as pw
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, User
+from portal.i18n import current_zone
+from portal.i18n import gettext as _
+from portal.text import clean
+from portal.core import fields
+from portal.database import db, utcnow
+from portal.web.rendering import render, see_other
+from portal.web.requests import form_values, login_required, scope_of
+
+TIMELINE_PAGE = 20
+
+
+def _client(request: Request) -> Client:
+    client = scope_of(request).client_or_none(request.path_params["client_id"])
+    if client is None:
+        raise HTTPException(404)
+    return client
+
+
+def timeline(client: Client, before: int | None = None) -> tuple[list[Activity], int | None]:
+    """One page of the client's activity, newest first, and the cursor for more."""
+    query = (
+        Activity.select(Activity, User.name)
+        .join(User, on=(Activity.author == User.id))
+        .where(Activity.client == client.id)
+    )
+    if before:
+        query = query.where(Activity.id < before)
+    rows = list(query.order_by(Activity.id.desc()).limit(TIMELINE_PAGE + 1))
+    more = rows[TIMELINE_PAGE - 1].id if len(rows) > TIMELINE_PAGE else None
+    return rows[:TIMELINE_PAGE], more
+
+
+def detail_context(client: Client, **extra: object) -> dict:
+    activities, more = timeline(client)
+    contacts = list(client.contacts.order_by(Contact.name, Contact.id))
+    return {
+        "client": client,
+        "owner": User.get_by_id(client.owner_id),
+        "contacts": contacts,
+        "activities": activities,
+        "more_activities": more,
+        "activity_kinds": ACTIVITY_KINDS,
+        "contact_form": {},
+        "contact_errors": {},
+        "activity_form": {"kind": "call"},
+        "activity_errors": {},
+        **extra,
+    }
+
+
+@login_required
+async def client_timeline(request: Request) -> Response:
+    client = _client(request)
+    before = request.query_params.get("before", "")
+    activities, more = timeline(client, int(before) if before.isdigit() else None)
+    context = {"client": client, "activities": activities, "more_activities": more}
+    return render(request, "clients/timeline.html", context, block="timeline")
+
+
+def _contact_values(raw: dict[str, str]) -> tuple[dict, dict]:
+    values = {name: clean(raw.get(name, "")) for name in ("name", "position", "email", "phone", "notes")}
+    errors = {}
+    if not values["name"]:
+        errors["name"] = _("The name is required.")
+    for name, limit in (("name", 150), ("position", 100), ("notes", 10_000)):
+        if len(values[name]) > limit:
+            errors[name] = _("At most %(n)s characters.", n=limit)
+    if values["email"]:
+        try:
+            values["email"] = fields.normalise_email(values["email"])
+        except fields.FieldError as error:
+            errors["email"] = _(str(error))
+    return values, errors
+
+
+def _normalise_contact_phone(request: Request, values: dict, errors: dict) -> None:
+    if values["phone"]:
+        try:
+            region = request.app.state.settings.phone_region
+            values["phone"] = fields.normalise_phone(values["phone"], region)
+        except fields.FieldError as error:
+            errors["phone"] = _(str(error))
+
+
+@login_required
+async def contact_add(request: Request) -> Response:
+    client = _client(request)
+    raw = await form_values(request)
+    values, errors = _contact_values(raw)
+    _normalise_contact_phone(request, values, errors)
+    if errors:
+        context = detail_context(client, contact_form=raw, contact_errors=errors)
+        return render(request, "clients/detail.html", context, status_code=400)
+    Contact.create(client=client, **values)
+    return see_other(f"/clients/{client.id}#contacts")
+
+
+def _contact(request: Request, client: Client) -> Contact:
+    contact_id = request.path_params["contact_id"]
+    contact = Contact.get_or_none(Contact.id == contact_id, Contact.client == client.id)
+    if contact is None:
+        raise HTTPException(404)
+    return contact
+
+
+@login_required
+async def contact_edit(request: Request) -> Response:
+    client = _client(request)
+    contact = _contact(request, client)
+    if request.method == "GET":
+        raw = {name: getattr(contact, name) for name in ("name", "position", "email", "phone", "notes")}
+        context = {"client": client, "contact": contact, "form": raw, "errors": {}}
+        return render(request, "clients/contact_edit.html", context)
+    raw = await form_values(request)
+    values, errors = _contact_values(raw)
+    _normalise_contact_phone(request, values, errors)
+    if errors:
+        context = {"client": client, "contact": contact, "form": raw, "errors": errors}
+        return render(request, "clients/contact_edit.html", context, status_code=400)
+    Contact.update(**values).where(Contact.id == contact.id).execute()
+    return see_other(f"/clients/{client.id}#contacts")
+
+
+@login_required
+async def contact_delete(request: Request) -> Response:
+    client = _client(request)
+    contact = _contact(request, client)
+    if request.method == "GET":
+        return render(request, "clients/contact_delete.html", {"client": client, "contact": contact})
+    contact.delete_instance()
+    return see_other(f"/clients/{client.id}#contacts")
+
+
+def _parse_local_time(text: str) -> datetime | None:
+    """A `datetime-local` value in the user's zone, as naive UTC."""
+    try:
+        local = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(current_zone.get()))
+    except ValueError:
+        return None
+    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+@login_required
+async def activity_add(request: Request) -> Response:
+    client = _client(request)
+    raw = await form_values(request)
+    errors = {}
+    kind = raw.get("kind", "")
+    if kind not in ACTIVITY_KINDS:
+        errors["kind"] = _("Choose one of the options.")
+    subject = clean(raw.get("subject", ""))
+    notes = clean(raw.get("notes", ""))
+    if not subject and not notes:
+        errors["subject"] = _("Write a subject or some notes.")
+    if len(subject) > 200:
+        errors["subject"] = _("At most %(n)s characters.", n=200)
+    happened_at = utcnow()
+    if raw.get("happened_at"):
+        happened_at = _parse_local_time(raw["happened_at"])
+        if happened_at is None:
+            errors["happened_at"] = _("Not a valid date and time.")
+    if errors:
+        context = detail_context(client, activity_form=raw, activity_errors=errors)
+        return render(request, "clients/detail.html", context, status_code=400)
+    with db.atomic():
+        Activity.create(
+            client=client, author=request.state.user, kind=kind,
+            subject=subject, notes=notes, happened_at=happened_at,
+        )  # fmt: skip
+    return see_other(f"/clients/{client.id}#timeline")
+
+
+@login_required
+async def home(request: Request) -> Response:
+    scope = scope_of(request)
+    user = request.state.user
+    mine = scope.clients(Client.select(Client.status, pw.fn.COUNT(Client.id).alias("n")))
+    by_status = {row.status: row.n for row in mine.group_by(Client.status)}
+    recent = list(
+        scope.activities()
+        .select(Activity, Client.id, Client.name)
+        .order_by(Activity.id.desc())
+        .limit(10)
+    )
+    context = {"by_status": by_status, "recent": recent, "user": user}
+    return render(request, "home.html", context)
+
+
+routes = [
+    Route("/clients/{client_id:int}/timeline", client_timeline),
+    Route("/clients/{client_id:int}/contacts", contact_add, methods=["POST"]),
+    Route("/clients/{client_id:int}/contacts/{contact_id:int}/edit", contact_edit, methods=["GET", "POST"]),
+    Route("/clients/{client_id:int}/contacts/{contact_id:int}/delete", contact_delete, methods=["GET", "POST"]),
+    Route("/clients/{client_id:int}/activities", activity_add, methods=["POST"]),
+]

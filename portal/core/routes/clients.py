@@ -1,0 +1,155 @@
+"""Client pages: list, detail, create, edit, delete, export, autocomplete."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portal.core import clients, exporting, listing
+from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, User
+from portal.core.routes import client_parts
+from portal.core.visibility import Scope
+from portal.i18n import gettext as _
+from portal.web.rendering import render, see_other
+from portal.web.requests import form_values, login_required, scope_of
+
+AUTOCOMPLETE_LIMIT = 10
+
+
+def visible_client(request: Request) -> Client:
+    """The client in the URL if the user may see it; otherwise 404, whatever the verb."""
+    client = scope_of(request).client_or_none(request.path_params["client_id"])
+    if client is None:
+        raise HTTPException(404)
+    return client
+
+
+def _choices(scope: Scope) -> dict:
+    return {
+        "statuses": CLIENT_STATUSES,
+        "segments": SEGMENTS,
+        "owners": list(scope.users().select(User.id, User.name).order_by(User.name)),
+    }
+
+
+@login_required
+async def client_list(request: Request) -> Response:
+    scope = scope_of(request)
+    filters = listing.ClientFilters.from_params(dict(request.query_params))
+    page = listing.client_page(scope, filters)
+    context = {"page": page, "filters": filters, "sorts": listing.SORTS}
+    if "hx-request" not in request.headers:
+        context.update(_choices(scope))
+    return render(request, "clients/list.html", context, block="results")
+
+
+@login_required
+async def client_detail(request: Request) -> Response:
+    client = visible_client(request)
+    context = client_parts.detail_context(client)
+    return render(request, "clients/detail.html", context)
+
+
+async def _render_form(
+    request: Request, raw: dict[str, str], errors: dict[str, str], *,
+    client: Client | None = None, conflict: bool = False, status_code: int = 200,
+) -> Response:  # fmt: skip
+    context = {
+        "form": raw,
+        "errors": errors,
+        "client": client,
+        "conflict": conflict,
+        **_choices(scope_of(request)),
+    }
+    context["owners"] = list(scope_of(request).may_own().order_by(User.name))
+    return render(request, "clients/form.html", context, status_code=status_code)
+
+
+@login_required
+async def client_new(request: Request) -> Response:
+    scope = scope_of(request)
+    settings = request.app.state.settings
+    if request.method == "GET":
+        owner = request.state.user if scope.owns else None
+        return await _render_form(request, clients.empty_form(owner, settings.phone_region), {})
+    raw = await form_values(request)
+    form = clients.validate(raw, scope, settings)
+    if not form.ok:
+        return await _render_form(request, raw, form.errors, status_code=400)
+    client = clients.create_client(form)
+    return see_other(f"/clients/{client.id}")
+
+
+@login_required
+async def client_edit(request: Request) -> Response:
+    client = visible_client(request)
+    scope = scope_of(request)
+    if request.method == "GET":
+        raw = clients.form_from_client(client)
+        raw["version"] = str(client.version)
+        return await _render_form(request, raw, {}, client=client)
+    raw = await form_values(request)
+    form = clients.validate(raw, scope, request.app.state.settings)
+    if not form.ok:
+        return await _render_form(request, raw, form.errors, client=client, status_code=400)
+    version = int(raw["version"]) if raw.get("version", "").isdigit() else -1
+    if not clients.update_client(client, form, version):
+        return await _render_form(
+            request, raw, {}, client=client, conflict=True, status_code=409
+        )
+    return see_other(f"/clients/{client.id}")
+
+
+@login_required
+async def client_delete(request: Request) -> Response:
+    client = visible_client(request)
+    if request.method == "GET":
+        return render(request, "clients/delete.html", {"client": client})
+    clients.delete_client(client)
+    return see_other("/clients")
+
+
+@login_required
+async def client_export(request: Request) -> Response:
+    scope = scope_of(request)
+    kind = request.path_params["kind"]
+    if kind not in ("csv", "xlsx"):
+        raise HTTPException(404)
+    filters = listing.ClientFilters.from_params(dict(request.query_params))
+    query = listing.filtered_clients(scope, filters, listing.export_columns())
+    columns = [(attr, _(label)) for attr, label in exporting.CLIENT_EXPORT_COLUMNS]
+    rows = query.order_by(Client.sort_name, Client.id).iterator()
+    if kind == "csv":
+        body, media = exporting.write_csv(rows, columns), "text/csv; charset=utf-8"
+    else:
+        body = exporting.write_xlsx(rows, columns)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    headers = {"content-disposition": f'attachment; filename="clients.{kind}"'}
+    return Response(body, media_type=media, headers=headers)
+
+
+@login_required
+async def client_autocomplete(request: Request) -> Response:
+    scope = scope_of(request)
+    filters = listing.ClientFilters(q=request.query_params.get("q", "").strip()[:100])
+    matches = []
+    if filters.q:
+        columns = Client.select(Client.id, Client.name, Client.city)
+        query = listing.filtered_clients(scope, filters, columns)
+        matches = list(query.order_by(Client.sort_name, Client.id).limit(AUTOCOMPLETE_LIMIT))
+    return render(request, "clients/_autocomplete.html", {"matches": matches})
+
+
+routes = [
+    Route("/", client_parts.home, name="home"),
+    Route("/clients", client_list, name="clients"),
+    Route("/clients/new", client_new, methods=["GET", "POST"], name="client-new"),
+    Route("/clients/autocomplete", client_autocomplete, name="client-autocomplete"),
+    Route("/clients/export.{kind:str}", client_export, name="client-export"),
+    Route("/clients/{client_id:int}", client_detail, name="client"),
+    Route("/clients/{client_id:int}/edit", client_edit, methods=["GET", "POST"]),
+    Route("/clients/{client_id:int}/delete", client_delete, methods=["GET", "POST"]),
+    *client_parts.routes,
+]

@@ -1,0 +1,104 @@
+"""Languages: Babel catalogues compiled in memory, and locale-aware formatting."""
+
+from __future__ import annotations
+
+import contextvars
+import io
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale, dates, numbers
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from portal.config import LANGUAGES
+
+CATALOGUES = Path(__file__).parent / "translations"
+
+current_language: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "current_language", default="es"
+)
+current_zone: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "current_zone", default="Europe/Madrid"
+)
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    po_file = CATALOGUES / language / "LC_MESSAGES" / "messages.po"
+    if not po_file.exists():
+        return NullTranslations()
+    with po_file.open("rb") as handle:
+        catalogue = read_po(handle, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalogue)
+    compiled.seek(0)
+    return Translations(fp=compiled)
+
+
+def gettext(message: str, **values: object) -> str:
+    text = translations(current_language.get()).gettext(message)
+    return text % values if values else text
+
+
+def ngettext(singular: str, plural: str, n: int, **values: object) -> str:
+    text = translations(current_language.get()).ngettext(singular, plural, n)
+    return text % {"num": n, **values}
+
+
+_ = gettext
+
+
+def pick_language(accept_language: str, default: str) -> str:
+    """The best of our languages for an Accept-Language header."""
+    weighted = []
+    for part in accept_language.split(","):
+        tag, _sep, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        weighted.append((quality, tag.strip().lower()[:2]))
+    for _quality, language in sorted(weighted, reverse=True):
+        if language in LANGUAGES:
+            return language
+    return default
+
+
+def _locale() -> Locale:
+    return Locale.parse({"es": "es_ES", "en": "en_GB"}[current_language.get()])
+
+
+def format_number(value: int | Decimal | None) -> str:
+    return "" if value is None else numbers.format_decimal(value, locale=_locale())
+
+
+def format_money(value: Decimal | None, currency: str) -> str:
+    if value is None:
+        return ""
+    return numbers.format_currency(value, currency, locale=_locale())
+
+
+def to_local(value: datetime) -> datetime:
+    """A stored naive-UTC time in the current user's zone."""
+    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(current_zone.get()))
+
+
+def format_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return dates.format_datetime(to_local(value), "short", locale=_locale())
+
+
+def format_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_local(value).date()
+    return dates.format_date(value, "medium", locale=_locale())

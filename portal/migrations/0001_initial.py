@@ -1,0 +1,148 @@
+"""The first schema: profiles, users, sessions, clients, contacts, activities.
+
+Frozen copy of the models as they were when this migration was written.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import peewee as pw
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        legacy_table_names = False
+
+
+class Profile(BaseModel):
+    name = pw.CharField(max_length=100, unique=True)
+    kind = pw.CharField(max_length=20, default="hierarchical")
+    parent = pw.ForeignKeyField(
+        "self", null=True, backref="children", on_delete="RESTRICT"
+    )
+    is_assistant = pw.BooleanField(default=False)
+
+    class Meta:
+        table_name = "profile"
+
+
+class User(BaseModel):
+    email = pw.CharField(max_length=254, unique=True)
+    name = pw.CharField(max_length=150)
+    password_hash = pw.CharField(max_length=255, default="")
+    profile = pw.ForeignKeyField(Profile, backref="users", on_delete="RESTRICT")
+    language = pw.CharField(max_length=5, default="")
+    time_zone = pw.CharField(max_length=64, default="")
+    is_active = pw.BooleanField(default=True)
+    is_admin = pw.BooleanField(default=False)
+    created_at = pw.DateTimeField(default=_utcnow)
+
+    class Meta:
+        table_name = "user"
+
+
+class UserSession(BaseModel):
+    # The cookie holds a random token; only its SHA-256 is stored.
+    token_hash = pw.CharField(max_length=64, primary_key=True)
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created_at = pw.DateTimeField(default=_utcnow)
+    last_seen_at = pw.DateTimeField(default=_utcnow)
+    expires_at = pw.DateTimeField()
+    ip = pw.CharField(max_length=45, default="")
+    user_agent = pw.CharField(max_length=255, default="")
+
+    class Meta:
+        table_name = "user_session"
+
+
+class LoginFailure(BaseModel):
+    email = pw.CharField(max_length=254, index=True)
+    ip = pw.CharField(max_length=45, index=True)
+    at = pw.DateTimeField(default=_utcnow, index=True)
+
+    class Meta:
+        table_name = "login_failure"
+
+
+class Client(BaseModel):
+    name = pw.CharField(max_length=200)
+    kind = pw.CharField(max_length=10, default="company")
+    status = pw.CharField(max_length=10, default="lead")
+    is_supplier = pw.BooleanField(default=False)
+    segment = pw.CharField(max_length=10, default="")
+    zone = pw.CharField(max_length=100, default="")
+    owner = pw.ForeignKeyField(User, backref="clients", on_delete="RESTRICT")
+    fiscal_id_type = pw.CharField(max_length=10, default="")
+    fiscal_id = pw.CharField(max_length=40, default="")
+    email = pw.CharField(max_length=254, default="")
+    phone = pw.CharField(max_length=32, default="")
+    mobile = pw.CharField(max_length=32, default="")
+    address = pw.TextField(default="")
+    city = pw.CharField(max_length=100, default="")
+    postal_code = pw.CharField(max_length=20, default="")
+    province = pw.CharField(max_length=100, default="")
+    country = pw.CharField(max_length=2, default="ES")
+    website = pw.CharField(max_length=255, default="")
+    notes = pw.TextField(default="")
+    annual_revenue = pw.DecimalField(
+        max_digits=16, decimal_places=2, null=True, auto_round=True
+    )
+    employees = pw.IntegerField(null=True)
+    registered_on = pw.DateField(null=True)
+    latitude = pw.DecimalField(max_digits=9, decimal_places=6, null=True)
+    longitude = pw.DecimalField(max_digits=9, decimal_places=6, null=True)
+    visible_to_all = pw.BooleanField(default=False)
+    # Accent- and case-folded copies kept for search and Spanish-aware sorting.
+    search_text = pw.TextField(default="")
+    sort_name = pw.CharField(max_length=200, default="")
+    version = pw.IntegerField(default=1)
+    created_at = pw.DateTimeField(default=_utcnow)
+    updated_at = pw.DateTimeField(default=_utcnow)
+
+    class Meta:
+        table_name = "client"
+        indexes = (
+            (("sort_name", "id"), False),
+            (("owner", "sort_name", "id"), False),
+            (("updated_at", "id"), False),
+            (("visible_to_all",), False),
+            (("fiscal_id",), False),
+        )
+
+
+class Contact(BaseModel):
+    client = pw.ForeignKeyField(Client, backref="contacts", on_delete="CASCADE")
+    name = pw.CharField(max_length=150)
+    position = pw.CharField(max_length=100, default="")
+    email = pw.CharField(max_length=254, default="")
+    phone = pw.CharField(max_length=32, default="")
+    notes = pw.TextField(default="")
+    created_at = pw.DateTimeField(default=_utcnow)
+
+    class Meta:
+        table_name = "contact"
+
+
+class Activity(BaseModel):
+    client = pw.ForeignKeyField(Client, backref="activities", on_delete="CASCADE")
+    author = pw.ForeignKeyField(User, backref="activities", on_delete="RESTRICT")
+    kind = pw.CharField(max_length=10)
+    happened_at = pw.DateTimeField(default=_utcnow)
+    subject = pw.CharField(max_length=200, default="")
+    notes = pw.TextField(default="")
+    created_at = pw.DateTimeField(default=_utcnow)
+
+    class Meta:
+        table_name = "activity"
+        indexes = ((("client", "happened_at"), False),)
+
+
+def apply(database: pw.Database) -> None:
+    models = [Profile, User, UserSession, LoginFailure, Client, Contact, Activity]
+    with database.bind_ctx(models):
+        database.create_tables(models)

@@ -1,0 +1,1 @@
+"""Shared web helpers: sessions, CSRF, rendering, responses."""

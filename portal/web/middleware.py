@@ -1,0 +1,167 @@
+"""ASGI middleware: who is asking, CSRF, language and zone, security headers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from http.cookies import SimpleCookie
+from urllib.parse import urlsplit
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal.config import Settings
+from portal.core.sessions import load_user
+from portal.i18n import current_language, current_zone, gettext, pick_language
+
+SESSION_COOKIE = "cartera_session"
+ANON_COOKIE = "cartera_anon"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+_SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        "script-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+        "base-uri 'none'; object-src 'none'"
+    ),
+    "permissions-policy": "camera=(), microphone=(), geolocation=(self)",
+}
+
+
+def csrf_token_for(secret: str, session_token: str) -> str:
+    digest = hmac.new(secret.encode(), b"csrf:" + session_token.encode(), hashlib.sha256)
+    return digest.hexdigest()
+
+
+def cookie_value(headers: list[tuple[bytes, bytes]], name: str) -> str:
+    for key, value in headers:
+        if key == b"cookie":
+            cookie = SimpleCookie()
+            try:
+                cookie.load(value.decode("latin-1"))
+            except Exception:  # a malformed cookie header is treated as absent
+                continue
+            if name in cookie:
+                return cookie[name].value
+    return ""
+
+
+class PortalMiddleware:
+    """Loads the user, checks CSRF on state changes and sets language and zone."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = scope["headers"]
+        session_token = cookie_value(headers, SESSION_COOKIE)
+        user = load_user(session_token)
+        anon_token = cookie_value(headers, ANON_COOKIE)
+        new_anon = ""
+        if user is None and not anon_token:
+            anon_token = new_anon = secrets.token_urlsafe(24)
+        binding = session_token if user else "anon:" + anon_token
+        expected = csrf_token_for(self.settings.secret_key, binding)
+
+        state = scope.setdefault("state", {})
+        state.update(user=user, csrf_token=expected, session_token=session_token)
+        request = Request(scope)
+        language = (user.language if user else "") or pick_language(
+            request.headers.get("accept-language", ""), self.settings.language
+        )
+        zone = (user.time_zone if user else "") or self.settings.time_zone
+        language_token = current_language.set(language)
+        zone_token = current_zone.set(zone)
+        try:
+            if scope["method"] not in SAFE_METHODS:
+                receive, refusal = await self._check_csrf(scope, receive, expected)
+                if refusal is not None:
+                    await refusal(scope, receive, send)
+                    return
+            await self.app(scope, receive, self._sender(send, new_anon))
+        finally:
+            current_language.reset(language_token)
+            current_zone.reset(zone_token)
+
+    def _sender(self, send: Send, new_anon: str) -> Send:
+        async def sender(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableHeaders(scope=message)
+                for key, value in _SECURITY_HEADERS.items():
+                    response_headers.setdefault(key, value)
+                if new_anon:
+                    secure = "; Secure" if self.settings.secure_cookies else ""
+                    response_headers.append(
+                        "set-cookie",
+                        f"{ANON_COOKIE}={new_anon}; Path=/; HttpOnly; SameSite=Lax{secure}",
+                    )
+            await send(message)
+
+        return sender
+
+    async def _check_csrf(
+        self, scope: Scope, receive: Receive, expected: str
+    ) -> tuple[Receive, ASGIApp | None]:
+        request = Request(scope, receive)
+        origin = request.headers.get("origin")
+        if origin and urlsplit(origin).netloc != request.headers.get("host"):
+            return receive, _refuse(gettext("Cross-site request refused."))
+        given = request.headers.get(CSRF_HEADER, "")
+        if given:
+            ok = hmac.compare_digest(given, expected)
+            return receive, None if ok else _refuse(_expired_message())
+
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            body.extend(message.get("body", b""))
+            more = message.get("more_body", False)
+            if len(body) > self.settings.max_upload_bytes:
+                limit = self.settings.max_upload_bytes // (1024 * 1024)
+                text = gettext("The upload is too large (limit %(mb)s MB).", mb=limit)
+                return receive, PlainTextResponse(text, status_code=413)
+
+        replay = _replayer(bytes(body))
+        content_type = request.headers.get("content-type", "")
+        given = ""
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/")):
+            async with Request(scope, _replayer(bytes(body))).form() as form:
+                value = form.get(CSRF_FIELD, "")
+                given = value if isinstance(value, str) else ""
+        if not given or not hmac.compare_digest(given, expected):
+            return replay, _refuse(_expired_message())
+        return replay, None
+
+
+def _expired_message() -> str:
+    return gettext("Your form expired or came from another site. Reload the page and try again.")
+
+
+def _refuse(text: str) -> ASGIApp:
+    return PlainTextResponse(text, status_code=403)
+
+
+def _replayer(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive

@@ -1,0 +1,85 @@
+"""One render path: a full page normally, only the named block for htmx."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from jinja2_fragments import render_block
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from portal import i18n
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def build_environment(extra_dirs: list[Path], settings: Any) -> jinja2.Environment:
+    # Plugin folders come first so they can override core templates.
+    loader = jinja2.FileSystemLoader([*extra_dirs, TEMPLATES])
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    env.filters.update(
+        number=i18n.format_number,
+        datetime=i18n.format_datetime,
+        date=i18n.format_date,
+        money=lambda value: i18n.format_money(value, settings.currency),
+    )
+    env.globals.update(settings=settings, urlencode=urlencode)
+    return env
+
+
+def is_fragment_request(request: Request) -> bool:
+    headers = request.headers
+    return "hx-request" in headers and "hx-history-restore-request" not in headers
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render a page, or just `block` of it when htmx asks for a fragment."""
+    env: jinja2.Environment = request.app.state.templates
+    values = {
+        "request": request,
+        "user": request.state.user,
+        "csrf_token": request.state.csrf_token,
+        "language": i18n.current_language.get(),
+        "url": request.app.url_path_for,
+        "menu": request.app.state.menu_for(request.state.user),
+        **(context or {}),
+    }
+    if block and is_fragment_request(request):
+        html = render_block(env, template, block, values)
+    else:
+        html = env.get_template(template).render(values)
+    response = HTMLResponse(html, status_code=status_code)
+    response.headers["vary"] = "HX-Request"
+    return response
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A same-site path to go to after login, or `default`."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(ch in target for ch in "\r\n\t\\") or "://" in target.split("?")[0]:
+        return default
+    return target
+
+
+def see_other(url: str) -> RedirectResponse:
+    """The answer to a successful full-page POST."""
+    return RedirectResponse(url, status_code=303)

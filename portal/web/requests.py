@@ -1,0 +1,71 @@
+"""Small helpers every view uses: the current user, forms, client address."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from portal.core.models import User
+from portal.core.visibility import Scope
+from portal.web.rendering import see_other
+
+View = Callable[[Request], Awaitable[Response]]
+
+
+def current_user(request: Request) -> User | None:
+    return request.state.user
+
+
+def login_required(view: View) -> View:
+    """Send anonymous visitors to the login page, remembering where they were."""
+
+    @wraps(view)
+    async def wrapper(request: Request) -> Response:
+        if request.state.user is None:
+            target = request.url.path
+            if request.url.query:
+                target += "?" + request.url.query
+            from urllib.parse import quote
+
+            return see_other("/login?next=" + quote(target, safe=""))
+        return await view(request)
+
+    return wrapper
+
+
+def admin_required(view: View) -> View:
+    @wraps(view)
+    async def wrapper(request: Request) -> Response:
+        user = request.state.user
+        if user is None or not user.is_admin:
+            raise HTTPException(404)
+        return await view(request)
+
+    return login_required(wrapper)
+
+
+def scope_of(request: Request) -> Scope:
+    """The visibility scope of the current user, built once per request."""
+    scope = getattr(request.state, "scope", None)
+    if scope is None:
+        scope = request.state.scope = Scope.for_user(request.state.user)
+    return scope
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+async def form_values(request: Request) -> dict[str, str]:
+    """Text fields of a posted form (files are left to the views that take them)."""
+    async with request.form() as form:
+        return _texts(form)
+
+
+def _texts(form: FormData) -> dict[str, str]:
+    return {key: value for key, value in form.multi_items() if isinstance(value, str)}

@@ -1,0 +1,114 @@
+"""Shared fixtures: a fresh database per test (SQLite, and PostgreSQL when reachable)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import peewee as pw
+import pytest
+from starlette.testclient import TestClient
+
+from portal.app import create_app
+from portal.config import Settings
+from portal.core import people
+from portal.core.models import Profile, User
+from portal.database import db, open_database
+from portal.migrations import migrate
+from portal.plugins import build_manager
+
+PASSWORD = "correct horse battery"
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _postgres_reachable() -> bool:
+    try:
+        probe = pw.PostgresqlDatabase("postgres", user="postgres", host="127.0.0.1", port=5432)
+        probe.connect()
+        probe.close()
+        return True
+    except Exception:  # any failure means there is no usable server here
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throw-away PostgreSQL database for the session, dropped at the end."""
+    if not _postgres_reachable():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (user postgres)")
+    name = f"cartera_test_{uuid.uuid4().hex[:12]}"
+    admin = pw.PostgresqlDatabase("postgres", user="postgres", host="127.0.0.1", port=5432)
+    admin.connect()
+    admin.execute_sql(f'CREATE DATABASE "{name}"')
+    admin.close()
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    admin.connect()
+    admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cartera.db'}"
+        return
+    url = request.getfixturevalue("postgres_server")
+    database = open_database(url)
+    database.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    database.close()
+    yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key="test-secret-key",
+        max_upload_bytes=2 * 1024 * 1024,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[object]:
+    application = create_app(settings, plugins=build_manager(settings, load_installed=False))
+    migrate(db.obj)
+    yield application
+    db.close()
+
+
+@pytest.fixture
+def http(app: object) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
+
+
+def make_profile(name: str, parent: Profile | None = None, **extra: object) -> Profile:
+    return Profile.create(name=name, parent=parent, **extra)
+
+
+def make_user(email: str, profile: Profile, **extra: object) -> User:
+    return people.create_user(email, email.split("@")[0].title(), PASSWORD, profile, **extra)
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def log_in(client: TestClient, email: str, password: str = PASSWORD) -> TestClient:
+    token = csrf_from(client.get("/login").text)
+    answer = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def token(client: TestClient, path: str = "/") -> str:
+    return csrf_from(client.get(path).text)
