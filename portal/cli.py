@@ -154,8 +154,8 @@ def demo(clients: int, seed: int, host: str, port: int, no_serve: bool) -> None:
     _migrate(settings)
     accounts = build_demo(seed=seed, clients=clients)
     click.echo(f"\nDemo data ready. Open http://{host}:{port}/ and log in as:")
-    for role, email in accounts.roles():
-        click.echo(f"  {role:<14} {email}")
+    for role, email in accounts.logins():
+        click.echo(f"  {role.replace('_', ' '):<14} {email}")
     click.echo(f"  password for all: {accounts.password}\n")
     if not no_serve:
         _serve(settings, host, port, workers=1)
@@ -169,14 +169,23 @@ def import_group() -> None:
 @import_group.command("clients")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--owner", "owner_email", required=True, help="Email of the default owner.")
+@click.option(
+    "--country",
+    help="ISO code for rows that name no country, and their phones. [default: phone region]",
+)
 @click.option("--dry-run", is_flag=True, help="Check every row, write nothing.")
-def import_clients(file: Path, owner_email: str, dry_run: bool) -> None:
+def import_clients(file: Path, owner_email: str, country: str | None, dry_run: bool) -> None:
     """Import clients from a CSV or XLSX FILE, reporting rejected rows."""
     from portal.core.importer import run_file_import
 
     settings = _settings()
     _migrate(settings)
-    report = run_file_import(file, owner_email, settings, dry_run=dry_run)
+    try:
+        report = run_file_import(
+            file, owner_email, (country or settings.phone_region).upper(), dry_run=dry_run
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     for line, message in report.rejected:
         click.echo(f"line {line}: {message}", err=True)
     verb = "would be created" if dry_run else "created"

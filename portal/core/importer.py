@@ -27,6 +27,8 @@ from portal.web.rendering import render, see_other
 from portal.web.requests import login_required, scope_of
 
 ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
+# Countries offered for rows that name none (phones without a prefix too).
+COUNTRIES = ("ES", "MX", "AR", "CL", "CO", "PE", "EC", "UY", "PT", "FR", "DE", "IT", "GB", "US")
 PREVIEW_ROWS = 20
 
 
@@ -43,13 +45,13 @@ def _folder(settings: Settings) -> Path:
     return folder
 
 
-def _convert(table: tabular.Table, mapping: dict[int, str], settings: Settings) -> list:
+def _convert(table: tabular.Table, mapping: dict[int, str], country: str) -> list:
     return importing.convert_rows(
         table,
         mapping,
         locale=current_language.get(),
-        phone_region=settings.phone_region,
-        default_country=settings.phone_region,
+        phone_region=country,
+        default_country=country,
     )
 
 
@@ -58,12 +60,15 @@ def run_import(
     mapping: dict[int, str],
     scope: Scope,
     default_owner: User,
-    settings: Settings,
+    country: str,
     *,
     dry_run: bool = False,
 ) -> ImportReport:
-    """Convert and store every valid row in one transaction; report the rest."""
-    results = _convert(table, mapping, settings)
+    """Convert and store every valid row in one transaction; report the rest.
+
+    `country` applies to rows that name none, and to their phone numbers.
+    """
+    results = _convert(table, mapping, country)
 
     def owner_for(email: str) -> User | None:
         return scope.may_own().where(User.email == email.strip().lower()).first()
@@ -84,7 +89,7 @@ def run_import(
 
 
 def run_file_import(
-    path: Path, owner_email: str, settings: Settings, *, dry_run: bool = False
+    path: Path, owner_email: str, country: str, *, dry_run: bool = False
 ) -> ImportReport:
     """The command-line import: the owner's scope decides whom rows may name."""
     owner = (
@@ -98,7 +103,7 @@ def run_file_import(
     table = tabular.read_table(path.read_bytes(), path.name)
     mapping = importing.guess_mapping(table.headers)
     scope = Scope.for_user(owner)
-    return run_import(table, mapping, scope, owner, settings, dry_run=dry_run)
+    return run_import(table, mapping, scope, owner, country, dry_run=dry_run)
 
 
 # ------------------------------------------------------------------ web
@@ -179,23 +184,30 @@ async def review(request: Request) -> Response:
     default_owner = next((o for o in owners if str(o.id) == default_owner_id), None)
 
     errors: dict[str, str] = {}
-    if not any(target in ("name", "company", "first_name", "last_name") for target in mapping.values()):
+    naming = ("name", "company", "first_name", "last_name")
+    if not any(target in naming for target in mapping.values()):
         errors["mapping"] = _("Map at least one column to the name or the company.")
     if default_owner is None:
         errors["owner"] = _("Choose an owner among the people you can see.")
+    country = form.get("country") or settings.phone_region
+    if country not in COUNTRIES and country != settings.phone_region:
+        errors["country"] = _("Choose one of the options.")
 
     if form.get("action") == "import" and not errors:
-        report = run_import(table, mapping, scope, default_owner, settings)
+        report = run_import(table, mapping, scope, default_owner, country)
         data_file.unlink(missing_ok=True)
         data_file.with_suffix(".json").unlink(missing_ok=True)
         context = {"report": report, "filename": meta["filename"]}
         return render(request, "clients/import_report.html", context)
 
-    preview = _convert(
-        tabular.Table(headers=table.headers, rows=table.rows[:PREVIEW_ROWS], lines=table.lines[:PREVIEW_ROWS]),
-        mapping,
-        settings,
-    ) if mapping else []
+    preview = []
+    if mapping and "country" not in errors:
+        first_rows = tabular.Table(
+            headers=table.headers,
+            rows=table.rows[:PREVIEW_ROWS],
+            lines=table.lines[:PREVIEW_ROWS],
+        )
+        preview = _convert(first_rows, mapping, country)
     context = {
         "token": request.path_params["token"],
         "filename": meta["filename"],
@@ -205,10 +217,13 @@ async def review(request: Request) -> Response:
         "preview": preview,
         "owners": owners,
         "default_owner": default_owner_id,
+        "country": country,
+        "countries": sorted({*COUNTRIES, settings.phone_region}),
         "errors": errors,
         "total_rows": len(table.rows),
     }
-    return render(request, "clients/import_review.html", context, status_code=400 if errors and request.method == "POST" else 200)
+    status = 400 if errors and request.method == "POST" else 200
+    return render(request, "clients/import_review.html", context, status_code=status)
 
 
 routes = [

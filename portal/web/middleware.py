@@ -65,6 +65,10 @@ class PortalMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["path"].startswith("/static/"):
+            # Static files need no user, language or database query.
+            await self.app(scope, receive, _static_sender(send))
+            return
         headers = scope["headers"]
         session_token = cookie_value(headers, SESSION_COOKIE)
         user = load_user(session_token)
@@ -144,6 +148,17 @@ class PortalMiddleware:
         if not given or not hmac.compare_digest(given, expected):
             return replay, _refuse(_expired_message())
         return replay, None
+
+
+def _static_sender(send: Send) -> Send:
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            response_headers = MutableHeaders(scope=message)
+            response_headers.setdefault("x-content-type-options", "nosniff")
+            response_headers.setdefault("cache-control", "public, max-age=86400")
+        await send(message)
+
+    return sender
 
 
 def _expired_message() -> str:

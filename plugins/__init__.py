@@ -1,0 +1,1 @@
+"""Plugins shipped with Cartera; each is its own package registered by entry point."""
