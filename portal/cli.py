@@ -111,6 +111,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, reload: bool 
     import uvicorn
 
     os.environ.setdefault("CARTERA_DATA_DIR", str(settings.data_dir))
+    os.environ.setdefault("CARTERA_BASE_URL", f"http://{host}:{port}")
     uvicorn.run(
         "portal.asgi:app",
         host=host,

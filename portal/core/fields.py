@@ -293,3 +293,14 @@ def _country_index() -> dict[str, str]:
                 index.setdefault(_name_key(name), code)
                 index[code.lower()] = code
     return index
+
+
+def display_phone(e164: str) -> str:
+    """A stored E.164 number written the international way, for reading."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

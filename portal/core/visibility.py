@@ -8,8 +8,10 @@ own. A client marked visible-to-all is visible to everyone.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import reduce
 
 import peewee as pw
 
@@ -74,15 +76,18 @@ class Scope:
     def for_user(cls, user: User, tree: ProfileTree | None = None) -> Scope:
         return cls(user, tree or ProfileTree.load())
 
-    def owner_ids(self) -> pw.Expression | pw.SelectQuery:
+    def owner_ids(self) -> pw.SelectQuery:
         """A subquery of the users whose records this scope includes."""
-        return User.select(User.id).where(User.profile.in_(self.profiles or {0}))
+        return User.select(User.id).where(User.profile.in_(self.profiles))
 
     def _owner_condition(self, owner_field: pw.Field) -> pw.Expression:
-        condition = owner_field.in_(self.owner_ids())
-        if self.owns:
-            condition = condition | (owner_field == self.user.id)
-        return condition
+        # Leaving out an empty subquery lets the database use the owner index.
+        conditions = []
+        if self.profiles:
+            conditions.append(owner_field.in_(self.owner_ids()))
+        if self.owns or not conditions:
+            conditions.append(owner_field == (self.user.id if self.owns else 0))
+        return reduce(operator.or_, conditions)
 
     def client_condition(self) -> pw.Expression | None:
         """WHERE condition on `Client`; None means every client."""

@@ -92,7 +92,7 @@ class PortalMiddleware:
             if scope["method"] not in SAFE_METHODS:
                 receive, refusal = await self._check_csrf(scope, receive, expected)
                 if refusal is not None:
-                    await refusal(scope, receive, send)
+                    await refusal(scope, receive, self._sender(send, new_anon))
                     return
             await self.app(scope, receive, self._sender(send, new_anon))
         finally:

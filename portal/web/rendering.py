@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from portal import i18n
+from portal.core.fields import display_phone
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -27,20 +28,33 @@ def build_environment(extra_dirs: list[Path], settings: Any) -> jinja2.Environme
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    env.install_gettext_callables(i18n.gettext, _template_ngettext, newstyle=True)
     env.filters.update(
         number=i18n.format_number,
         datetime=i18n.format_datetime,
         date=i18n.format_date,
+        phone=display_phone,
         money=lambda value: i18n.format_money(value, settings.currency),
     )
     env.globals.update(settings=settings, urlencode=urlencode)
     return env
 
 
+def _template_ngettext(singular: str, plural: str, n: int) -> str:
+    # Jinja fills in the placeholders itself, with the template's `num=` (often
+    # already formatted); i18n.ngettext would fill them first with the bare n.
+    catalogue = i18n.translations(i18n.current_language.get())
+    return catalogue.ngettext(singular, plural, n)
+
+
 def is_fragment_request(request: Request) -> bool:
     headers = request.headers
-    return "hx-request" in headers and "hx-history-restore-request" not in headers
+    # A boosted link or form replaces the whole body, so it needs the full page.
+    return (
+        "hx-request" in headers
+        and "hx-boosted" not in headers
+        and "hx-history-restore-request" not in headers
+    )
 
 
 def render(

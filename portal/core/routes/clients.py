@@ -12,7 +12,7 @@ from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, User
 from portal.core.routes import client_parts
 from portal.core.visibility import Scope
 from portal.i18n import gettext as _
-from portal.web.rendering import render, see_other
+from portal.web.rendering import is_fragment_request, render, see_other
 from portal.web.requests import form_values, login_required, scope_of
 
 AUTOCOMPLETE_LIMIT = 10
@@ -40,7 +40,7 @@ async def client_list(request: Request) -> Response:
     filters = listing.ClientFilters.from_params(dict(request.query_params))
     page = listing.client_page(scope, filters)
     context = {"page": page, "filters": filters, "sorts": listing.SORTS}
-    if "hx-request" not in request.headers:
+    if not is_fragment_request(request):
         context.update(_choices(scope))
     return render(request, "clients/list.html", context, block="results")
 
