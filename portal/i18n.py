@@ -53,6 +53,11 @@ def ngettext(singular: str, plural: str, n: int, **values: object) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Mark a literal for the catalogue; it is translated where it is shown."""
+    return message
+
+
 def pick_language(accept_language: str, default: str) -> str:
     """The best of our languages for an Accept-Language header."""
     weighted = []

@@ -194,6 +194,8 @@ async def review(request: Request) -> Response:
         errors["country"] = _("Choose one of the options.")
 
     if form.get("action") == "import" and not errors:
+        # TODO: run files of more than a few thousand rows as a background job with
+        # a progress bar once the job queue exists (issue 5); now the request waits.
         report = run_import(table, mapping, scope, default_owner, country)
         data_file.unlink(missing_ok=True)
         data_file.with_suffix(".json").unlink(missing_ok=True)

@@ -1,0 +1,328 @@
+"""Spanish and English: complete catalogues, and the language each visitor sees."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+from babel.messages.catalog import Catalog, Message
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_keywords, parse_mapping_cfg
+from babel.messages.pofile import read_po
+from starlette.testclient import TestClient
+
+from portal.config import Settings
+from portal.core.models import Activity, Client, Contact, User
+from portal.i18n import current_language
+from portal.web.rendering import build_environment
+from tests.conftest import csrf_from, log_in, make_profile, make_user, token
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUES = ROOT / "portal" / "translations"
+TEMPLATE = CATALOGUES / "messages.pot"
+TEMPLATES = ROOT / "templates"
+PLACEHOLDER = re.compile(r"%\((\w+)\)")
+
+
+def _read(path: Path, locale: str | None = None) -> Catalog:
+    with path.open("rb") as handle:
+        return read_po(handle, locale=locale)
+
+
+def _po(language: str) -> Catalog:
+    return _read(CATALOGUES / language / "LC_MESSAGES" / "messages.po", language)
+
+
+def _messages(catalogue: Catalog) -> list[Message]:
+    return [message for message in catalogue if message.id]
+
+
+def _template_ids() -> set[str | tuple[str, ...]]:
+    return {message.id for message in _messages(_read(TEMPLATE))}
+
+
+def _forms(text: str | tuple[str, ...]) -> tuple[str, ...]:
+    return text if isinstance(text, tuple) else (text,)
+
+
+def _placeholders(texts: tuple[str, ...]) -> set[str]:
+    return {name for text in texts for name in PLACEHOLDER.findall(text)}
+
+
+# ---------------------------------------------------------------- catalogues
+
+
+def test_every_source_string_has_a_spanish_translation() -> None:
+    spanish = _po("es")
+    assert (spanish.num_plurals, spanish.plural_expr) == (2, "(n != 1)")
+
+    problems = []
+    for source in _messages(_read(TEMPLATE)):
+        message = spanish.get(source.id)
+        if message is None or message.fuzzy:
+            problems.append((source.id, "missing or fuzzy"))
+            continue
+        forms = _forms(message.string)
+        expected = _placeholders(_forms(source.id))
+        if len(forms) != len(_forms(source.id)) or not all(forms):
+            problems.append((source.id, "empty"))
+        for form in forms:
+            if _placeholders((form,)) != expected:
+                problems.append((source.id, form))
+            try:
+                # Templates always %-format, so a stray "%" breaks a page.
+                form % dict.fromkeys(expected, "x")
+            except (KeyError, ValueError, TypeError) as error:
+                problems.append((source.id, repr(error)))
+    assert problems == []
+    assert list(spanish.check()) == []
+
+
+def test_the_english_catalogue_lists_every_string_as_itself() -> None:
+    english = _messages(_po("en"))
+
+    assert {message.id for message in english} == _template_ids()
+    for message in english:
+        # An empty msgstr shows the msgid, which is already the English text.
+        sources, forms = _forms(message.id), _forms(message.string)
+        assert not message.fuzzy
+        assert forms in {("",) * len(sources), sources}
+
+
+def _extracted_from_sources() -> set[str | tuple[str, ...]]:
+    """What scripts/update-catalogues would extract now, with its own keywords."""
+    script = (ROOT / "scripts" / "update-catalogues").read_text()
+    keywords = parse_keywords(re.findall(r"-k (\S+)", script))
+    with (ROOT / "babel.cfg").open() as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    found = extract_from_dir(ROOT, method_map, options_map, keywords=keywords)
+    return {message for _file, _line, message, _comments, _context in found}
+
+
+def test_the_catalogue_template_matches_the_sources() -> None:
+    in_sources = _extracted_from_sources()
+    in_template = _template_ids()
+
+    # A string added or changed without running scripts/update-catalogues.
+    assert in_sources - in_template == set()
+    assert in_template - in_sources == set()
+
+
+def test_template_plurals_keep_the_number_formatting_of_the_language(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url="sqlite://")
+    text = build_environment([], settings).from_string(
+        '{{ ngettext("%(num)s client", "%(num)s clients", n, num=(n|number)) }}'
+    )
+    for language, one, many in (
+        ("es", "1 cliente", "12.345 clientes"),
+        ("en", "1 client", "12,345 clients"),
+    ):
+        reset = current_language.set(language)
+        try:
+            assert (text.render(n=1), text.render(n=12345)) == (one, many)
+        finally:
+            current_language.reset(reset)
+
+
+# ------------------------------------------------------------- what users see
+
+
+def _client_of(email: str, language: str) -> tuple[User, Client]:
+    user = make_user(email, make_profile("Dirección"), language=language, is_admin=True)
+    client = Client(
+        name="Ñandú Soluciones SL",
+        owner=user,
+        city="Cáceres",
+        annual_revenue=Decimal("1234567.89"),
+    )
+    client.reindex()
+    client.save()
+    # 13:30 UTC is 14:30 in Madrid, the default zone.
+    changed = datetime(2024, 1, 5, 13, 30)
+    Client.update(updated_at=changed).where(Client.id == client.id).execute()
+    return user, client
+
+
+@pytest.mark.parametrize(
+    ("language", "in_list", "in_detail"),
+    [
+        ("es", ["<h1>Clientes</h1>", "5 ene 2024", "1 cliente", "Cerrar sesión"],
+         ["1.234.567,89\xa0€", "5/1/24, 14:30", "Facturación anual"]),
+        ("en", ["<h1>Clients</h1>", "5 Jan 2024", "1 client", "Log out"],
+         ["€1,234,567.89", "05/01/2024, 14:30", "Annual revenue"]),
+    ],
+)  # fmt: skip
+def test_a_user_sees_words_numbers_and_dates_in_their_language(
+    http: TestClient, language: str, in_list: list[str], in_detail: list[str]
+) -> None:
+    _user, client = _client_of("ana@example.com", language)
+    log_in(http, "ana@example.com")
+
+    listing = http.get("/clients", headers={"Accept-Language": "fr"}).text
+    detail = http.get(f"/clients/{client.id}").text
+
+    assert f'<html lang="{language}">' in listing
+    assert [text for text in in_list if text not in listing] == []
+    assert [text for text in in_detail if text not in detail] == []
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "language", "words"),
+    [
+        ("en-US,en;q=0.9", "en", ["<h1>Log in</h1>", "Password"]),
+        ("es-MX", "es", ["<h1>Iniciar sesión</h1>", "Contraseña"]),
+        ("fr-FR,en;q=0.5", "en", ["<h1>Log in</h1>"]),
+        ("fr-FR", "es", ["<h1>Iniciar sesión</h1>"]),  # the portal's default
+    ],
+)
+def test_an_anonymous_visitor_gets_the_login_page_in_the_browser_language(
+    http: TestClient, accept_language: str, language: str, words: list[str]
+) -> None:
+    page = http.get("/login", headers={"Accept-Language": accept_language}).text
+
+    assert f'<html lang="{language}">' in page
+    assert [word for word in words if word not in page] == []
+
+
+@pytest.mark.parametrize(
+    ("language", "id_type", "message"),
+    [
+        ("es", "", "No es un NIF, NIE o CIF español válido"),
+        ("es", "nif", "No es un NIF español válido"),
+        ("en", "nif", "Not a valid Spanish NIF"),
+    ],
+)
+def test_a_field_error_is_shown_in_the_user_language(
+    http: TestClient, language: str, id_type: str, message: str
+) -> None:
+    user, _client = _client_of("ana@example.com", language)
+    log_in(http, "ana@example.com")
+
+    answer = http.post(
+        "/clients/new",
+        data={
+            "csrf_token": token(http, "/clients/new"),
+            "name": "Talleres Úbeda SL",
+            "kind": "company",
+            "status": "lead",
+            "owner": str(user.id),
+            "fiscal_id_type": id_type,
+            "fiscal_id": "12345678A",  # the check letter for 12345678 is Z
+        },
+    )
+
+    assert answer.status_code == 400
+    assert f'<p class="error" id="e-fiscal_id">{message}</p>' in answer.text
+
+
+class _RecordingLoader(jinja2.BaseLoader):
+    """Notes the name of every template the portal loads."""
+
+    def __init__(self, inner: jinja2.BaseLoader) -> None:
+        self.inner = inner
+        self.names: set[str] = set()
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> Any:
+        self.names.add(template)
+        return self.inner.get_source(environment, template)
+
+
+def _english_phrases() -> set[str]:
+    """Source phrases whose Spanish differs, to spot any left untranslated."""
+    return {
+        message.id
+        for message in _messages(_po("es"))
+        if isinstance(message.id, str)
+        and " " in message.id
+        and "%" not in message.id
+        and message.string != message.id
+    }
+
+
+def test_every_template_renders_in_spanish(http: TestClient) -> None:
+    environment = http.app.state.templates  # type: ignore[attr-defined]
+    recorder = _RecordingLoader(environment.loader)
+    environment.loader = recorder
+    user, client = _client_of("ana@example.com", "es")
+    contact = Contact.create(client=client, name="Íñigo Ortiz", position="Gerente")
+    Activity.create(client=client, author=user, kind="visit", subject="Primera visita")
+    log_in(http, "ana@example.com")
+
+    pages = [
+        "/",
+        "/clients",
+        "/clients?q=ñandú",
+        "/clients/new",
+        f"/clients/{client.id}",
+        f"/clients/{client.id}/edit",
+        f"/clients/{client.id}/delete",
+        f"/clients/{client.id}/timeline",
+        f"/clients/{client.id}/contacts/{contact.id}/edit",
+        f"/clients/{client.id}/contacts/{contact.id}/delete",
+        "/clients/import",
+        "/admin/profiles",
+        "/admin/profiles/new",
+        f"/admin/profiles/{user.profile_id}",
+        "/admin/users",
+        "/admin/users/new",
+        f"/admin/users/{user.id}",
+        "/account",
+    ]
+    answers = {path: http.get(path) for path in pages}
+    answers["fragment"] = http.get("/clients", headers={"HX-Request": "true"})
+    answers["autocomplete"] = http.get("/clients/autocomplete?q=nandu")
+    answers.update(_import_pages(http, user))
+    missing = http.get("/clients/999999")
+
+    statuses = {path: answer.status_code for path, answer in answers.items()}
+    assert statuses == dict.fromkeys(answers, 200)
+    assert missing.status_code == 404
+    assert "<h1>No encontrado</h1>" in missing.text
+    # Plural forms get the Spanish number format too: 1.235 rows, 1.234 clients.
+    assert "1.235 filas encontradas." in answers["review"].text
+    assert "1.234 clientes creados." in answers["report"].text
+    assert "1 problema: estas filas no se han importado" in answers["report"].text
+
+    english = _english_phrases()
+    leftovers = {
+        path: [phrase for phrase in english if phrase in answer.text]
+        for path, answer in [*answers.items(), ("404", missing)]
+    }
+    assert {path: found for path, found in leftovers.items() if found} == {}
+    every_template = {
+        p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.html")
+    }
+    assert every_template - recorder.names == set()
+
+
+def _import_pages(http: TestClient, owner: User) -> dict[str, Any]:
+    """Upload, review and import a CSV with 1,234 good rows and one bad row."""
+    rows = [f"Cliente {number};cliente{number}@example.com" for number in range(1234)]
+    data = "\n".join(["Nombre;Email", *rows, "Roto;esto-no-es-un-correo"]).encode()
+    upload = http.post(
+        "/clients/import",
+        data={"csrf_token": token(http, "/clients/import")},
+        files={"file": ("clientes.csv", data, "text/csv")},
+        follow_redirects=False,
+    )
+    assert upload.status_code == 303, upload.text
+    review = http.get(upload.headers["location"])
+
+    report = http.post(
+        upload.headers["location"],
+        data={
+            "csrf_token": csrf_from(review.text),
+            "column_0": "name",
+            "column_1": "email",
+            "owner": str(owner.id),
+            "action": "import",
+        },
+    )
+    return {"review": review, "report": report}
