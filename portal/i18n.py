@@ -20,7 +20,7 @@ from portal.config import LANGUAGES
 CATALOGUES = Path(__file__).parent / "translations"
 
 current_language: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "current_language", default="es"
+    "current_language", default="en"
 )
 current_zone: contextvars.ContextVar[str] = contextvars.ContextVar(
     "current_zone", default="Europe/Madrid"
@@ -56,6 +56,26 @@ _ = gettext
 def N_(message: str) -> str:
     """Mark a literal for the catalogue; it is translated where it is shown."""
     return message
+
+
+class UserError(ValueError):
+    """A problem the user must fix, worded as a catalogue template and its values.
+
+    `message` is the English text; `translated()` is the text in the language of
+    the current request.
+    """
+
+    def __init__(self, template: str, **values: object) -> None:
+        super().__init__(template % values if values else template)
+        self.template = template
+        self.values = values
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def translated(self) -> str:
+        return gettext(self.template, **self.values)
 
 
 def pick_language(accept_language: str, default: str) -> str:

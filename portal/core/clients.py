@@ -109,7 +109,7 @@ def _convert(form: ClientForm, name: str, normalise: Any, empty: Any = "") -> No
     try:
         form.values[name] = normalise(text)
     except fields.FieldError as error:
-        form.errors[name] = _(str(error))
+        form.errors[name] = error.translated()
 
 
 def _coordinate(form: ClientForm, name: str, bound: int) -> None:

@@ -18,25 +18,21 @@ from babel.numbers import get_decimal_symbol
 from stdnum.es import cif, dni, nie, nif
 from stdnum.eu import vat
 
-from portal.i18n import N_
+from portal.i18n import N_, UserError
 from portal.text import clean, fold
 
 FISCAL_ID_MAX = 40
 
 
-class FieldError(ValueError):
-    """A value the user must correct; the message can be shown as it is."""
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else ""
+class FieldError(UserError):
+    """A value the user must correct."""
 
 
 def clean_text(value: str, limit: int) -> str:
     """Trimmed NFC text of at most `limit` characters."""
     text = clean(value)
     if len(text) > limit:
-        raise FieldError(f"Too long (at most {limit} characters)")
+        raise FieldError("Too long (at most %(limit)s characters)", limit=limit)
     return text
 
 

@@ -77,15 +77,19 @@ def run_import(
     if dry_run:
         report.created = sum(1 for result in results if result.ok)
         report.rejected = [
-            (result.line, f"{field}: {message}")
+            (result.line, _label(field, message))
             for result in results
             for field, message in result.errors
         ]
         return report
     summary = importing.write_clients(results, owner_for=owner_for, default_owner=default_owner)
     report.created, report.contacts = summary.created, summary.contacts
-    report.rejected = [(line, f"{field}: {_(message)}") for line, field, message in summary.rejected]
+    report.rejected = [(line, _label(field, text)) for line, field, text in summary.rejected]
     return report
+
+
+def _label(field: str, message: str) -> str:
+    return f"{_(importing.IMPORT_FIELDS.get(field, field))}: {message}"
 
 
 def run_file_import(
@@ -144,7 +148,7 @@ async def upload(request: Request) -> Response:
         try:
             table = tabular.read_table(data, filename)
         except tabular.TableError as problem:
-            error = _(str(problem))
+            error = problem.translated()
     if error or table is None:
         return render(request, "clients/import_upload.html", {"error": error}, status_code=400)
 

@@ -18,7 +18,7 @@ from portal.core import fields as f
 from portal.core.models import Client, Contact, User
 from portal.core.tabular import Table
 from portal.database import db
-from portal.i18n import N_
+from portal.i18n import N_, gettext
 from portal.text import clean, fold
 
 # Target of each column (English labels, for the web layer to translate).
@@ -266,7 +266,7 @@ def _convert_row(line: int, raw: dict[str, str], context: _Context) -> RowResult
         try:
             cleaned[target] = _convert_value(target, text, context)
         except f.FieldError as exc:
-            result.errors.append((target, exc.message))
+            result.errors.append((target, exc.translated()))
         if target == "country" and target in cleaned:
             context = replace(context, phone_region=cleaned[target])
 
@@ -309,7 +309,7 @@ def _settle_names(
         try:
             f.clean_text(name, _max_length(Client, "name"))
         except f.FieldError as exc:
-            result.errors.append(("name", exc.message))
+            result.errors.append(("name", exc.translated()))
 
     contact = {
         "name": cleaned.get("contact_name", "") or (person if company else ""),
@@ -364,7 +364,7 @@ def _choice(target: str, text: str) -> str:
             if candidate == value or candidate in words.split():
                 return value
     choices = ", ".join(_CHOICE_WORDS[target])
-    raise f.FieldError(f"Not one of: {choices}")
+    raise f.FieldError("Not one of: %(choices)s", choices=choices)
 
 
 def _revenue(text: str, locale: str) -> Decimal:
@@ -384,7 +384,7 @@ def _employees(text: str, locale: str) -> int:
 def _coordinate(text: str, locale: str, limit: int) -> Decimal:
     degrees = f.parse_decimal(text, locale)
     if abs(degrees) > limit:
-        raise f.FieldError(f"Out of range (-{limit} to {limit})")
+        raise f.FieldError("Out of range (-%(limit)s to %(limit)s)", limit=limit)
     return degrees.quantize(Decimal("0.000001"))
 
 
@@ -427,8 +427,9 @@ def write_clients(
                     owners[result.owner_email] = owner_for(result.owner_email)
                 owner = owners[result.owner_email]
             if owner is None:
-                message = (
-                    f"Unknown owner, or not one you may choose: {result.owner_email}"
+                message = gettext(
+                    "Unknown owner, or not one you may choose: %(email)s",
+                    email=result.owner_email,
                 )
                 summary.rejected.append((result.line, "owner_email", message))
                 continue

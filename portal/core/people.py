@@ -65,7 +65,7 @@ def validate_user(raw: dict[str, str], user: User | None) -> tuple[dict, dict]:
         if clash.exists():
             errors["email"] = _("Another user already has this email.")
     except fields.FieldError as error:
-        errors["email"] = _(str(error))
+        errors["email"] = error.translated()
     profile_id = raw.get("profile", "")
     values["profile"] = Profile.get_or_none(Profile.id == profile_id) if profile_id.isdigit() else None
     if values["profile"] is None:

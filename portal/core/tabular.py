@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import openpyxl
 
+from portal.i18n import UserError
 from portal.text import clean
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ DELIMITERS = (",", ";", "\t", "|")
 SNIFF_ROWS = 50
 
 
-class TableError(ValueError):
+class TableError(UserError):
     """The file cannot be read as a table; the message says why."""
 
 
@@ -62,7 +63,7 @@ def _build(numbered_rows: Iterable[tuple[int, list[str]]]) -> Table:
             headers = cells
             continue
         if len(rows) >= MAX_ROWS:
-            raise TableError(f"Too many rows: the limit is {MAX_ROWS:,}")
+            raise TableError("Too many rows: the limit is %(limit)s", limit=MAX_ROWS)
         rows.append(cells)
         lines.append(number)
     if headers is None:
@@ -105,7 +106,9 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
             # Line breaks inside quoted cells keep their meaning, in one form.
             yield number, [c.replace("\r\n", "\n").replace("\r", "\n") for c in row]
     except csv.Error as exc:
-        raise TableError(f"Unreadable CSV near row {reader.line_num}: {exc}") from exc
+        raise TableError(
+            "Unreadable CSV near row %(line)s: %(reason)s", line=reader.line_num, reason=exc
+        ) from exc
 
 
 def _sniff_delimiter(text: str) -> str:

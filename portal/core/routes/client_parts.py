@@ -83,7 +83,7 @@ def _contact_values(raw: dict[str, str]) -> tuple[dict, dict]:
         try:
             values["email"] = fields.normalise_email(values["email"])
         except fields.FieldError as error:
-            errors["email"] = _(str(error))
+            errors["email"] = error.translated()
     return values, errors
 
 
@@ -93,7 +93,7 @@ def _normalise_contact_phone(request: Request, values: dict, errors: dict) -> No
             region = request.app.state.settings.phone_region
             values["phone"] = fields.normalise_phone(values["phone"], region)
         except fields.FieldError as error:
-            errors["phone"] = _(str(error))
+            errors["phone"] = error.translated()
 
 
 @login_required
