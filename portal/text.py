@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+# Control characters other than tab and line breaks are never meant as text, and
+# PostgreSQL refuses NUL outright (a pasted one would be a server error).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean(value: object) -> str:
-    """Trimmed NFC text; what every text field stores."""
+    """Trimmed NFC text without control characters; what every text field stores."""
     if value is None:
         return ""
-    return unicodedata.normalize("NFC", str(value)).strip()
+    return _CONTROL.sub("", unicodedata.normalize("NFC", str(value))).strip()
 
 
 def fold(value: str) -> str:

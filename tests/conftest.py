@@ -112,3 +112,36 @@ def log_in(client: TestClient, email: str, password: str = PASSWORD) -> TestClie
 
 def token(client: TestClient, path: str = "/") -> str:
     return csrf_from(client.get(path).text)
+
+
+# Helpers added for the HTTP tests; imported here to keep the additions in one place.
+from typing import Any  # noqa: E402
+
+import httpx2 as httpx  # noqa: E402
+
+
+@pytest.fixture
+def other_http(app: object) -> Iterator[TestClient]:
+    """A second browser on the same app, with cookies (and a session) of its own."""
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
+
+
+def post_form(
+    client: TestClient, path: str, data: dict[str, object] | None = None, **extra: Any
+) -> httpx.Response:
+    """POST a form with the session's CSRF token, without following the redirect."""
+    fields = {"csrf_token": token(client), **{k: str(v) for k, v in (data or {}).items()}}
+    return client.post(path, data=fields, follow_redirects=False, **extra)
+
+
+@pytest.fixture
+def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap Argon2 settings: HTTP tests create and log in many users."""
+    from argon2 import PasswordHasher
+
+    from portal.core import passwords
+
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )

@@ -15,7 +15,7 @@ import peewee as pw
 
 from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, User
 from portal.core.visibility import Scope
-from portal.text import fold
+from portal.text import clean, fold
 
 COUNT_CAP = 10_000
 PAGE_SIZES = (25, 50, 100)
@@ -50,10 +50,10 @@ class ClientFilters:
         owner = params.get("owner", "")
         size = params.get("size", "")
         return cls(
-            q=params.get("q", "").strip()[:100],
+            q=clean(params.get("q", ""))[:100],
             status=params.get("status", "") if params.get("status") in CLIENT_STATUSES else "",
             segment=params.get("segment", "") if params.get("segment") in SEGMENTS else "",
-            zone=params.get("zone", "").strip()[:100],
+            zone=clean(params.get("zone", ""))[:100],
             owner=int(owner) if owner.isdigit() else None,
             sort=sort if sort in SORTS else "name",
             descending=params.get("dir") == "desc",

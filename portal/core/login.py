@@ -7,6 +7,7 @@ from datetime import timedelta
 from portal.core.models import LoginFailure, Profile, User
 from portal.core.passwords import hash_password, needs_rehash, verify_password
 from portal.database import utcnow
+from portal.text import clean
 
 WINDOW = timedelta(minutes=15)
 MAX_PER_EMAIL = 5
@@ -14,7 +15,7 @@ MAX_PER_ADDRESS = 30
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    return clean(email).lower()
 
 
 def is_throttled(email: str, ip: str) -> bool:

@@ -122,11 +122,9 @@ class PortalMiddleware:
         origin = request.headers.get("origin")
         if origin and urlsplit(origin).netloc != request.headers.get("host"):
             return receive, _refuse(gettext("Cross-site request refused."))
-        given = request.headers.get(CSRF_HEADER, "")
-        if given:
-            ok = hmac.compare_digest(given, expected)
-            return receive, None if ok else _refuse(_expired_message())
 
+        # The body is read (and its size checked) whichever way the token comes:
+        # an htmx request carrying the header must not bypass the upload limit.
         body = bytearray()
         more = True
         while more:
@@ -139,8 +137,11 @@ class PortalMiddleware:
                 return receive, PlainTextResponse(text, status_code=413)
 
         replay = _replayer(bytes(body))
+        given = request.headers.get(CSRF_HEADER, "")
+        if given:
+            ok = hmac.compare_digest(given, expected)
+            return replay, None if ok else _refuse(_expired_message())
         content_type = request.headers.get("content-type", "")
-        given = ""
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/")):
             async with Request(scope, _replayer(bytes(body))).form() as form:
                 value = form.get(CSRF_FIELD, "")

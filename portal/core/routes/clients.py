@@ -12,6 +12,7 @@ from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, User
 from portal.core.routes import client_parts
 from portal.core.visibility import Scope
 from portal.i18n import gettext as _
+from portal.text import clean
 from portal.web.rendering import is_fragment_request, render, see_other
 from portal.web.requests import form_values, login_required, scope_of
 
@@ -133,7 +134,7 @@ async def client_export(request: Request) -> Response:
 @login_required
 async def client_autocomplete(request: Request) -> Response:
     scope = scope_of(request)
-    filters = listing.ClientFilters(q=request.query_params.get("q", "").strip()[:100])
+    filters = listing.ClientFilters(q=clean(request.query_params.get("q", ""))[:100])
     matches = []
     if filters.q:
         columns = Client.select(Client.id, Client.name, Client.city)
