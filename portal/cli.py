@@ -174,8 +174,17 @@ def import_group() -> None:
     "--country",
     help="ISO code for rows that name no country, and their phones. [default: phone region]",
 )
+@click.option(
+    "--number-format",
+    type=click.Choice(["es", "en"]),
+    default="es",
+    show_default=True,
+    help="es: 1.234,56 and 31/12/2024; en: 1,234.56 and 12/31/2024.",
+)
 @click.option("--dry-run", is_flag=True, help="Check every row, write nothing.")
-def import_clients(file: Path, owner_email: str, country: str | None, dry_run: bool) -> None:
+def import_clients(
+    file: Path, owner_email: str, country: str | None, number_format: str, dry_run: bool
+) -> None:
     """Import clients from a CSV or XLSX FILE, reporting rejected rows."""
     from portal.core.importer import run_file_import
 
@@ -183,7 +192,11 @@ def import_clients(file: Path, owner_email: str, country: str | None, dry_run: b
     _migrate(settings)
     try:
         report = run_file_import(
-            file, owner_email, (country or settings.phone_region).upper(), dry_run=dry_run
+            file,
+            owner_email,
+            (country or settings.phone_region).upper(),
+            file_locale=number_format,
+            dry_run=dry_run,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error

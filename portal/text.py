@@ -25,5 +25,6 @@ def fold(value: str) -> str:
 
 def sort_key(value: str) -> str:
     """Folded text where ñ still sorts after n and before o, as in Spanish."""
-    marked = unicodedata.normalize("NFC", value.casefold()).replace("ñ", "n\x7e")
+    # Letters only: a database collation may ignore punctuation, never letters.
+    marked = unicodedata.normalize("NFC", value.casefold()).replace("ñ", "nzz")
     return fold(marked)

@@ -45,11 +45,18 @@ def _folder(settings: Settings) -> Path:
     return folder
 
 
-def _convert(table: tabular.Table, mapping: dict[int, str], country: str) -> list:
+# How the file writes numbers and dates: Spanish (1.234,56 and 31/12/2024) or
+# English (1,234.56 and 12/31/2024); the interface language is only the default.
+NUMBER_FORMATS = ("es", "en")
+
+
+def _convert(
+    table: tabular.Table, mapping: dict[int, str], country: str, file_locale: str
+) -> list:
     return importing.convert_rows(
         table,
         mapping,
-        locale=current_language.get(),
+        locale=file_locale,
         phone_region=country,
         default_country=country,
     )
@@ -62,13 +69,14 @@ def run_import(
     default_owner: User,
     country: str,
     *,
+    file_locale: str = "es",
     dry_run: bool = False,
 ) -> ImportReport:
     """Convert and store every valid row in one transaction; report the rest.
 
     `country` applies to rows that name none, and to their phone numbers.
     """
-    results = _convert(table, mapping, country)
+    results = _convert(table, mapping, country, file_locale)
 
     def owner_for(email: str) -> User | None:
         return scope.may_own().where(User.email == email.strip().lower()).first()
@@ -93,7 +101,12 @@ def _label(field: str, message: str) -> str:
 
 
 def run_file_import(
-    path: Path, owner_email: str, country: str, *, dry_run: bool = False
+    path: Path,
+    owner_email: str,
+    country: str,
+    *,
+    file_locale: str = "es",
+    dry_run: bool = False,
 ) -> ImportReport:
     """The command-line import: the owner's scope decides whom rows may name."""
     owner = (
@@ -107,7 +120,9 @@ def run_file_import(
     table = tabular.read_table(path.read_bytes(), path.name)
     mapping = importing.guess_mapping(table.headers)
     scope = Scope.for_user(owner)
-    return run_import(table, mapping, scope, owner, country, dry_run=dry_run)
+    return run_import(
+        table, mapping, scope, owner, country, file_locale=file_locale, dry_run=dry_run
+    )
 
 
 # ------------------------------------------------------------------ web
@@ -196,24 +211,29 @@ async def review(request: Request) -> Response:
     country = form.get("country") or settings.phone_region
     if country not in COUNTRIES and country != settings.phone_region:
         errors["country"] = _("Choose one of the options.")
+    file_locale = form.get("number_format") or current_language.get()
+    if file_locale not in NUMBER_FORMATS:
+        errors["number_format"] = _("Choose one of the options.")
 
     if form.get("action") == "import" and not errors:
         # TODO: run files of more than a few thousand rows as a background job with
         # a progress bar once the job queue exists (issue 5); now the request waits.
-        report = run_import(table, mapping, scope, default_owner, country)
+        report = run_import(
+            table, mapping, scope, default_owner, country, file_locale=file_locale
+        )
         data_file.unlink(missing_ok=True)
         data_file.with_suffix(".json").unlink(missing_ok=True)
         context = {"report": report, "filename": meta["filename"]}
         return render(request, "clients/import_report.html", context)
 
     preview = []
-    if mapping and "country" not in errors:
+    if mapping and "country" not in errors and "number_format" not in errors:
         first_rows = tabular.Table(
             headers=table.headers,
             rows=table.rows[:PREVIEW_ROWS],
             lines=table.lines[:PREVIEW_ROWS],
         )
-        preview = _convert(first_rows, mapping, country)
+        preview = _convert(first_rows, mapping, country, file_locale)
     context = {
         "token": request.path_params["token"],
         "filename": meta["filename"],
@@ -224,6 +244,7 @@ async def review(request: Request) -> Response:
         "owners": owners,
         "default_owner": default_owner_id,
         "country": country,
+        "number_format": file_locale,
         "countries": sorted({*COUNTRIES, settings.phone_region}),
         "errors": errors,
         "total_rows": len(table.rows),

@@ -83,6 +83,7 @@ class ClientPage:
     rows: list[Client]
     total: int
     capped: bool
+    cap: int = COUNT_CAP
     next_cursor: str = ""
     previous_cursor: str = ""
     filters: ClientFilters = field(default_factory=ClientFilters)

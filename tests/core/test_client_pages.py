@@ -616,6 +616,22 @@ def test_timeline_pages_through_every_activity_once(
     assert plain.status_code == 200 and "<html" in plain.text
 
 
+def test_timeline_follows_when_things_happened_not_when_logged(
+    http: TestClient, team: Team
+) -> None:
+    client = add_client(team.ana, "Acme")
+    base = datetime(2026, 3, 2, 9, 0)
+    # Logged in this order; the middle one happened first.
+    for subject, hours in (("Segunda", 5), ("Primera", 0), ("Tercera", 9)):
+        Activity.create(
+            client=client, author=team.ana, kind="visit", subject=subject,
+            happened_at=base + timedelta(hours=hours),
+        )  # fmt: skip
+    page = http.get(f"/clients/{client.id}").text
+    shown = re.findall(r"<strong>(Primera|Segunda|Tercera)</strong>", page)
+    assert shown == ["Tercera", "Segunda", "Primera"]
+
+
 # -------------------------------------------------------------- list
 
 

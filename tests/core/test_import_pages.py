@@ -151,6 +151,23 @@ def test_spanish_excel_file_keeps_accents_amounts_and_ids(
     assert "Ñandú Soluciones SL" in listed
 
 
+def test_the_file_number_format_is_chosen_apart_from_the_interface(
+    http: TestClient, ana: User
+) -> None:
+    # Ana reads the portal in English; the file came from a Spanish Excel.
+    data = sample("import_es_excel_bom_semicolon.csv")
+    answer = upload(http, "clientes.csv", data)
+    review = http.get(answer.headers["location"]).text
+    assert shown_form(review)["number_format"] == "en", "defaults to her language"
+
+    review_and_import(http, "clientes.csv", data, number_format="es")
+
+    amounts = sorted(c.annual_revenue for c in Client.select())
+    assert Decimal(1000) in amounts and Decimal("1234.56") in amounts
+    jose = Client.get(Client.fiscal_id == "12345678Z")
+    assert jose.registered_on == date(2024, 2, 3)
+
+
 def test_windows_1252_file_decodes_euro_and_enye(http: TestClient, ana: User) -> None:
     review, _report = review_and_import(
         http, "viejo.csv", sample("import_windows1252.csv")

@@ -31,15 +31,26 @@ def _client(request: Request) -> Client:
 
 
 def timeline(client: Client, before: int | None = None) -> tuple[list[Activity], int | None]:
-    """One page of the client's activity, newest first, and the cursor for more."""
+    """One page of the client's activity, latest first, and the cursor for more.
+
+    The cursor is the id of the last activity shown; the next page continues after
+    it in (happened_at, id) order, so nothing repeats or goes missing.
+    """
     query = (
         Activity.select(Activity, User.name)
         .join(User, on=(Activity.author == User.id))
         .where(Activity.client == client.id)
     )
     if before:
-        query = query.where(Activity.id < before)
-    rows = list(query.order_by(Activity.id.desc()).limit(TIMELINE_PAGE + 1))
+        last = Activity.get_or_none(Activity.id == before, Activity.client == client.id)
+        if last is None:
+            return [], None
+        query = query.where(
+            (Activity.happened_at < last.happened_at)
+            | ((Activity.happened_at == last.happened_at) & (Activity.id < last.id))
+        )
+    order = (Activity.happened_at.desc(), Activity.id.desc())
+    rows = list(query.order_by(*order).limit(TIMELINE_PAGE + 1))
     more = rows[TIMELINE_PAGE - 1].id if len(rows) > TIMELINE_PAGE else None
     return rows[:TIMELINE_PAGE], more
 

@@ -1,0 +1,30 @@
+"""Text is stored NFC, searched without case or accents, sorted the Spanish way."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from portal.text import clean, fold, sort_key
+
+
+def test_clean_stores_nfc_and_drops_control_characters() -> None:
+    decomposed = unicodedata.normalize("NFD", "  Peña\x00 ")
+    assert clean(decomposed) == "Peña"
+    assert unicodedata.is_normalized("NFC", clean(decomposed))
+    assert clean("línea 1\nlínea 2") == "línea 1\nlínea 2"
+
+
+def test_fold_ignores_case_and_accents() -> None:
+    assert fold("MUÑOZ Ibáñez") == fold("munoz ibanez")
+    assert fold("Zoë") == "zoe"
+
+
+def test_spanish_order_puts_enye_between_n_and_o() -> None:
+    names = ["Oliva", "Ñandú", "Nadal", "Nuñez", "Nuno", "Álvarez", "Zapata", "alba"]
+    ordered = sorted(names, key=sort_key)
+    assert ordered == ["alba", "Álvarez", "Nadal", "Nuno", "Nuñez", "Ñandú", "Oliva", "Zapata"]
+
+
+def test_sort_keys_use_letters_only() -> None:
+    # Collations such as en_US ignore punctuation, so the key must not rely on it.
+    assert sort_key("Ñandú").isalpha()
