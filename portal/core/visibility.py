@@ -8,10 +8,8 @@ own. A client marked visible-to-all is visible to everyone.
 
 from __future__ import annotations
 
-import operator
 from collections import defaultdict
 from collections.abc import Iterable
-from functools import reduce
 
 import peewee as pw
 
@@ -19,24 +17,31 @@ from portal.core.models import Activity, Client, Contact, Profile, User
 
 
 class ProfileTree:
-    """The profile tree loaded once per request (profiles are few)."""
+    """The profile tree and its head counts, loaded in one query per request."""
 
-    def __init__(self, rows: Iterable[tuple[int, int | None, str, bool]]) -> None:
+    def __init__(self, rows: Iterable[tuple[int, int | None, str, bool, int]]) -> None:
         self.parent: dict[int, int | None] = {}
         self.kind: dict[int, str] = {}
         self.assistant: dict[int, bool] = {}
+        self.users: dict[int, int] = {}
         self.children: dict[int | None, list[int]] = defaultdict(list)
-        for profile_id, parent_id, kind, is_assistant in rows:
+        for profile_id, parent_id, kind, is_assistant, users in rows:
             self.parent[profile_id] = parent_id
             self.kind[profile_id] = kind
             self.assistant[profile_id] = is_assistant
+            self.users[profile_id] = users
             self.children[parent_id].append(profile_id)
+        self.total_users = sum(self.users.values())
 
     @classmethod
     def load(cls) -> ProfileTree:
-        query = Profile.select(
-            Profile.id, Profile.parent, Profile.kind, Profile.is_assistant
-        ).tuples()
+        columns = (Profile.id, Profile.parent, Profile.kind, Profile.is_assistant)
+        query = (
+            Profile.select(*columns, pw.fn.COUNT(User.id))
+            .join(User, pw.JOIN.LEFT_OUTER, on=(User.profile == Profile.id))
+            .group_by(*columns)
+            .tuples()
+        )
         return cls(query)
 
     def below(self, profile_id: int) -> set[int]:
@@ -57,7 +62,13 @@ class ProfileTree:
 
 
 class Scope:
-    """What one user may see. Build it with `Scope.for_user`."""
+    """What one user may see. Build it with `Scope.for_user`.
+
+    The users whose records the scope covers are read once (one query) and put
+    in the SQL as literal ids, which lets the planner estimate and use indexes.
+    When the scope covers most users, the few left out are listed instead, so a
+    top manager's list walks the name index and stops at the page size.
+    """
 
     def __init__(self, user: User, tree: ProfileTree) -> None:
         self.user = user
@@ -71,23 +82,43 @@ class Scope:
         else:
             self.profiles = tree.below(profile_id)
             self.owns = True
+        covered = sum(tree.users.get(profile, 0) for profile in self.profiles)
+        self.wide = covered * 2 > tree.total_users
+        self._people: list | None = None
+        self._left_out: list[int] = []
 
     @classmethod
     def for_user(cls, user: User, tree: ProfileTree | None = None) -> Scope:
         return cls(user, tree or ProfileTree.load())
 
-    def owner_ids(self) -> pw.SelectQuery:
-        """A subquery of the users whose records this scope includes."""
-        return User.select(User.id).where(User.profile.in_(self.profiles))
+    def covers(self, user_id: int, profile_id: int) -> bool:
+        """Whether records owned by this user are in the scope."""
+        if self.sees_all or profile_id in self.profiles:
+            return True
+        return self.owns and user_id == self.user.id
+
+    def people(self) -> list:
+        """Users (id, name, profile_id, is_active) whose records the scope covers."""
+        if self._people is None:
+            query = User.select(User.id, User.name, User.profile, User.is_active)
+            if not (self.sees_all or self.wide):
+                mine = User.id == (self.user.id if self.owns else 0)
+                query = query.where(User.profile.in_(self.profiles) | mine)
+            rows = list(query.order_by(User.name, User.id).namedtuples())
+            self._people = [row for row in rows if self.covers(row.id, row.profile)]
+            self._left_out = [row.id for row in rows if not self.covers(row.id, row.profile)]
+        return self._people
+
+    def active_people(self) -> list:
+        """The owner filter's choices."""
+        return [row for row in self.people() if row.is_active]
 
     def _owner_condition(self, owner_field: pw.Field) -> pw.Expression:
-        # Leaving out an empty subquery lets the database use the owner index.
-        conditions = []
-        if self.profiles:
-            conditions.append(owner_field.in_(self.owner_ids()))
-        if self.owns or not conditions:
-            conditions.append(owner_field == (self.user.id if self.owns else 0))
-        return reduce(operator.or_, conditions)
+        people = self.people()
+        if self.wide:
+            # Nobody left out means every owner is in (the profile tree is one).
+            return owner_field.not_in(self._left_out) if self._left_out else pw.SQL("1 = 1")
+        return owner_field.in_([row.id for row in people]) if people else owner_field == 0
 
     def client_condition(self) -> pw.Expression | None:
         """WHERE condition on `Client`; None means every client."""
@@ -114,7 +145,7 @@ class Scope:
         return self.clients(Activity.select().join(Client))
 
     def users(self) -> pw.SelectQuery:
-        """Users whose records this scope covers: the owner filter's choices."""
+        """Active users whose records this scope covers."""
         query = User.select().where(User.is_active == True)  # noqa: E712
         if self.sees_all:
             return query

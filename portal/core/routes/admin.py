@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import peewee as pw
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,11 +17,9 @@ from portal.web.requests import admin_required, form_values
 
 def _tree_rows() -> list[tuple[Profile, int, int]]:
     """Profiles in tree order with their depth and number of users."""
-    counts = dict(
-        User.select(User.profile, pw.fn.COUNT(User.id)).group_by(User.profile).tuples()
-    )
     profiles = {p.id: p for p in Profile.select()}
-    tree = ProfileTree((p.id, p.parent_id, p.kind, p.is_assistant) for p in profiles.values())
+    tree = ProfileTree.load()
+    counts = tree.users
     rows: list[tuple[Profile, int, int]] = []
 
     def walk(parent: int | None, depth: int) -> None:

@@ -31,7 +31,7 @@ def _choices(scope: Scope) -> dict:
     return {
         "statuses": CLIENT_STATUSES,
         "segments": SEGMENTS,
-        "owners": list(scope.users().select(User.id, User.name).order_by(User.name)),
+        "owners": scope.active_people(),
     }
 
 
