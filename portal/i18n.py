@@ -97,7 +97,12 @@ def pick_language(accept_language: str, default: str) -> str:
 
 
 def _locale() -> Locale:
-    return Locale.parse({"es": "es_ES", "en": "en_GB"}[current_language.get()])
+    return _parsed_locale(current_language.get())
+
+
+@cache
+def _parsed_locale(language: str) -> Locale:
+    return Locale.parse({"es": "es_ES", "en": "en_GB"}[language])
 
 
 def format_number(value: int | Decimal | None) -> str:

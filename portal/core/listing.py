@@ -80,7 +80,7 @@ class ClientFilters:
 
 @dataclass
 class ClientPage:
-    rows: list[Client]
+    rows: list
     total: int
     capped: bool
     cap: int = COUNT_CAP
@@ -119,8 +119,7 @@ def list_columns() -> pw.SelectQuery:
         Client.updated_at,
         Client.created_at,
         Client.sort_name,
-        User.id,
-        User.name,
+        User.name.alias("owner_name"),
     ).join(User, on=(Client.owner == User.id))
 
 
@@ -145,7 +144,8 @@ def client_page(scope: Scope, filters: ClientFilters) -> ClientPage:
         else:
             query = query.where((key > value) | ((key == value) & (Client.id > last_id)))
     order = (key.desc(), Client.id.desc()) if descending else (key.asc(), Client.id.asc())
-    rows = list(query.order_by(*order).limit(filters.size + 1))
+    # Plain rows rather than models: a page reads them, nothing saves them.
+    rows = list(query.order_by(*order).limit(filters.size + 1).namedtuples())
     more = len(rows) > filters.size
     rows = rows[: filters.size]
     if backwards:
@@ -169,7 +169,7 @@ def capped_count(scope: Scope, filters: ClientFilters) -> int:
     return Client.select(pw.fn.COUNT(pw.SQL("*"))).from_(inner.alias("capped")).scalar()
 
 
-def _encode(row: Client, sort: str) -> str:
+def _encode(row: tuple, sort: str) -> str:
     value = getattr(row, SORTS[sort].name)
     if isinstance(value, datetime):
         value = value.isoformat()
