@@ -209,10 +209,7 @@ def build_people(users: int, rng: random.Random) -> Company:
 
     # (email, profile, territory index, team index or None)
     plan = [("cmo@bench.example", top.id, 0, None)]
-    plan += [
-        (f"territorial{n:03d}@bench.example", p.id, n, None)
-        for n, p in enumerate(regions)
-    ]
+    plan += [(f"territorial{n:03d}@bench.example", p.id, n, None) for n, p in enumerate(regions)]
     plan += [
         (f"head{n:04d}@bench.example", p.id, n % territories, None)
         for n, p in enumerate(head_profiles)
@@ -230,8 +227,7 @@ def build_people(users: int, rng: random.Random) -> Company:
     password_hash = hash_password(PASSWORD)
     now = utcnow()
     rows = [
-        (email, _person(rng), password_hash, profile, "es", now)
-        for email, profile, _, _ in plan
+        (email, _person(rng), password_hash, profile, "es", now) for email, profile, _, _ in plan
     ]
     columns = (
         User.email,
@@ -247,14 +243,10 @@ def build_people(users: int, rng: random.Random) -> Company:
     zone_of = {ids[email]: ZONES[t % len(ZONES)] for email, _, t, _ in plan}
     head_ids = [ids[f"head{n:04d}@bench.example"] for n in range(heads)]
     seller_ids = [ids[email] for email, _, _, team in plan if team is not None]
-    head_of = {
-        ids[email]: head_ids[team] for email, _, _, team in plan if team is not None
-    }
+    head_of = {ids[email]: head_ids[team] for email, _, _, team in plan if team is not None}
     return Company(
         cmo=ids["cmo@bench.example"],
-        territorial=[
-            ids[f"territorial{n:03d}@bench.example"] for n in range(territories)
-        ],
+        territorial=[ids[f"territorial{n:03d}@bench.example"] for n in range(territories)],
         heads=head_ids,
         sellers=seller_ids,
         head_of=head_of,
@@ -264,9 +256,7 @@ def build_people(users: int, rng: random.Random) -> Company:
 
 def client_rows(count: int, company: Company, rng: random.Random) -> Iterator[tuple]:
     """Clients owned 94% by salespeople (unevenly), 5% by heads, 1% by managers."""
-    weights = list(
-        itertools.accumulate(rng.lognormvariate(0, 0.5) for _ in company.sellers)
-    )
+    weights = list(itertools.accumulate(rng.lognormvariate(0, 0.5) for _ in company.sellers))
     sellers = rng.choices(company.sellers, cum_weights=weights, k=count)
     now = utcnow()
     for n in range(count):
@@ -334,9 +324,7 @@ def client_rows(count: int, company: Company, rng: random.Random) -> Iterator[tu
         )
 
 
-def insert_bulk(
-    model: type[pw.Model], columns: Iterable[pw.Field], rows: Iterable[tuple]
-) -> None:
+def insert_bulk(model: type[pw.Model], columns: Iterable[pw.Field], rows: Iterable[tuple]) -> None:
     columns = list(columns)
     rows = iter(rows)
     while True:
@@ -497,9 +485,7 @@ def pick_viewers(company: Company, clients: int) -> list[Viewer]:
             emails[head],
             team[head] + company.owned[head] + shared,
         ),
-        Viewer(
-            "salesperson", seller, emails[seller], company.owned[seller] + shared
-        ),
+        Viewer("salesperson", seller, emails[seller], company.owned[seller] + shared),
     ]
 
 
@@ -598,9 +584,7 @@ def count_queries(client: TestClient, url: str, **headers: str) -> int:
 
 def measure_bytes(client: TestClient) -> dict[str, Any]:
     page_gz, page_raw, html = fetch_gzip(client, "/clients")
-    fragment_gz, fragment_raw, _ = fetch_gzip(
-        client, "/clients", **{"hx-request": "true"}
-    )
+    fragment_gz, fragment_raw, _ = fetch_gzip(client, "/clients", **{"hx-request": "true"})
     parser = _Assets()
     parser.feed(html)
     assets = {url: fetch_gzip(client, url)[0] for url in parser.urls}
@@ -629,13 +613,8 @@ def measure_viewer(
             time_page(client, clock, cursor, "/clients", args),
             time_page(client, clock, cursor, f"/clients?{search}", args),
         ]
-        queries = {
-            size: count_queries(client, f"/clients?size={size}")
-            for size in (25, 50, 100)
-        }
-        queries["fragment"] = count_queries(
-            client, "/clients", **{"hx-request": "true"}
-        )
+        queries = {size: count_queries(client, f"/clients?size={size}") for size in (25, 50, 100)}
+        queries["fragment"] = count_queries(client, "/clients", **{"hx-request": "true"})
         sizes = measure_bytes(client)
     return {
         "viewer": viewer.__dict__,
@@ -649,9 +628,7 @@ def measure_viewer(
 
 
 def run_on(url: str, engine: str, workdir: Path, args: argparse.Namespace) -> dict:
-    settings = Settings(
-        data_dir=workdir / "data", database_url=url, secret_key="bench-secret-key"
-    )
+    settings = Settings(data_dir=workdir / "data", database_url=url, secret_key="bench-secret-key")
     app = create_app(settings, plugins=build_manager(settings, load_installed=False))
     migrate(db.obj)
     rng = random.Random(args.seed)
@@ -726,9 +703,7 @@ def report(run: dict, args: argparse.Namespace) -> list[bool]:
     ok = run["build_seconds"] < budget
     checks.append(ok)
     print(f"\n== {engine}: {clients:,} clients, {users:,} users ==")
-    print(
-        f"build {run['build_seconds']:.1f} s (target < {budget:.0f} s)  {verdict(ok)}"
-    )
+    print(f"build {run['build_seconds']:.1f} s (target < {budget:.0f} s)  {verdict(ok)}")
 
     print(
         f"\nGET /clients, server ms over n requests after {args.warmup} warm-up;"
@@ -756,20 +731,13 @@ def report(run: dict, args: argparse.Namespace) -> list[bool]:
     print("\nfloor by statement, p50 ms")
     for result in run["viewers"]:
         for timing in result["timings"]:
-            parts = ", ".join(
-                f"{s['what']} {s['p50_ms']:.2f}" for s in timing["statements"]
-            )
+            parts = ", ".join(f"{s['what']} {s['p50_ms']:.2f}" for s in timing["statements"])
             role = result["viewer"]["role"]
             print(f"  {role:<12} {_shown(timing['url']):<22} {parts}")
             for what, plan in timing["plans"].items():
-                print(
-                    f"    plan of the {what}: "
-                    + " | ".join(line.strip() for line in plan)
-                )
+                print(f"    plan of the {what}: " + " | ".join(line.strip() for line in plan))
 
-    print(
-        f"\nqueries per request (target: the same for every size, <= {QUERY_TARGET})"
-    )
+    print(f"\nqueries per request (target: the same for every size, <= {QUERY_TARGET})")
     for result in run["viewers"]:
         queries = result["queries"]
         by_size = [queries[size] for size in (25, 50, 100)]
@@ -802,10 +770,7 @@ def report(run: dict, args: argparse.Namespace) -> list[bool]:
             f"{sizes['first_load_requests']} requests{note} {verdict(ok_first)}"
         )
     assets = run["viewers"][0]["bytes"]["assets_gz"]
-    print(
-        "  assets: "
-        + ", ".join(f"{url} {size / KB:.1f} KB" for url, size in assets.items())
-    )
+    print("  assets: " + ", ".join(f"{url} {size / KB:.1f} KB" for url, size in assets.items()))
     return checks
 
 
@@ -813,9 +778,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=1_000)
-    parser.add_argument(
-        "--large", action="store_true", help="1,000,000 clients and 10,000 users"
-    )
+    parser.add_argument("--large", action="store_true", help="1,000,000 clients and 10,000 users")
     parser.add_argument(
         "--postgres",
         metavar="URL",
@@ -833,8 +796,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--budget",
         type=float,
         default=45.0,
-        help="seconds per timed page before it stops early "
-        f"(never under {MIN_REQUESTS} requests)",
+        help=f"seconds per timed page before it stops early (never under {MIN_REQUESTS} requests)",
     )
     parser.add_argument("--search", default="garcía", help="the q= term")
     parser.add_argument("--seed", type=int, default=2024)
@@ -860,9 +822,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with tempfile.TemporaryDirectory(prefix="cartera-bench-") as folder:
         workdir = Path(folder)
-        runs.append(
-            run_on(f"sqlite:///{workdir / 'bench.db'}", "SQLite", workdir, args)
-        )
+        runs.append(run_on(f"sqlite:///{workdir / 'bench.db'}", "SQLite", workdir, args))
         if args.postgres:
             with postgres_database(args.postgres) as url:
                 runs.append(run_on(url, "PostgreSQL", workdir, args))

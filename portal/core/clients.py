@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import peewee as pw
-
 from portal.config import Settings
 from portal.core import fields
 from portal.core.models import (

@@ -208,8 +208,16 @@ def _load_cities() -> tuple[_City, ...]:
         low, high = postal[len(prefix) :].split("-")
         cities.append(
             _City(
-                country, name, province, zone, prefix, int(low), int(high), area,
-                float(lat), float(lon),
+                country,
+                name,
+                province,
+                zone,
+                prefix,
+                int(low),
+                int(high),
+                area,
+                float(lat),
+                float(lon),
             )
         )
     return tuple(cities)
@@ -380,12 +388,17 @@ _COMPANY_PATTERNS = (
 # cooperative; the letter only matters in Spain.
 _LEGAL_FORMS = {
     "ES": (
-        ("S.L.", 60, "B"), ("S.A.", 15, "A"), ("S.L.U.", 15, "B"),
-        ("S. Coop.", 5, "F"), ("S.L.L.", 5, "B"),
+        ("S.L.", 60, "B"),
+        ("S.A.", 15, "A"),
+        ("S.L.U.", 15, "B"),
+        ("S. Coop.", 5, "F"),
+        ("S.L.L.", 5, "B"),
     ),
     "MX": (
-        ("S.A. de C.V.", 60, ""), ("S. de R.L. de C.V.", 25, ""),
-        ("S.A.P.I. de C.V.", 10, ""), ("S.C.", 5, ""),
+        ("S.A. de C.V.", 60, ""),
+        ("S. de R.L. de C.V.", 25, ""),
+        ("S.A.P.I. de C.V.", 10, ""),
+        ("S.C.", 5, ""),
     ),
     "CL": (("SpA", 40, ""), ("Ltda.", 35, ""), ("S.A.", 25, "")),
     "AR": (("S.R.L.", 45, ""), ("S.A.", 40, ""), ("S.A.S.", 15, "")),
@@ -436,9 +449,7 @@ _ACTIVITY_WEIGHTS = {"call": 35, "email": 30, "visit": 20, "note": 15}
 # How many activities a client gets, by status: customers are the busiest.
 _ACTIVITY_COUNTS = {"lead": (0, 3), "prospect": (1, 4), "customer": (2, 7)}
 # Latin America asks for a "cotización" where Spain asks for a "presupuesto".
-_QUOTE_WORD = {
-    "ES": "presupuesto", "MX": "cotización", "CL": "cotización", "AR": "presupuesto"
-}
+_QUOTE_WORD = {"ES": "presupuesto", "MX": "cotización", "CL": "cotización", "AR": "presupuesto"}
 _SUBJECTS = {
     "call": _list("""Llamada de seguimiento, Confirmar fecha de entrega,
         Consulta sobre la nueva tarifa, Reclamación por retraso en el envío,
@@ -522,7 +533,10 @@ def build_demo(
 
     logger.info(
         "demo data built from seed %d: %d users, %d clients in %.1f s",
-        seed, len(staff), clients, perf_counter() - started,
+        seed,
+        len(staff),
+        clients,
+        perf_counter() - started,
     )
     first: dict[str, str] = {}
     for member in staff:
@@ -561,13 +575,9 @@ def _create_profiles() -> dict[str, int]:
     return ids
 
 
-def _create_staff(
-    profiles: dict[str, int], password_hash: str, now: datetime
-) -> list[_Member]:
+def _create_staff(profiles: dict[str, int], password_hash: str, now: datetime) -> list[_Member]:
     staff = []
-    for index, (role, name, profile, language, zone_name, zones) in enumerate(
-        _rows(_STAFF)
-    ):
+    for index, (role, name, profile, language, zone_name, zones) in enumerate(_rows(_STAFF)):
         given, surname = _slug(name, " ").split()[:2]
         email = f"{given}.{surname}@{DOMAIN}"
         user = User.create(
@@ -684,9 +694,7 @@ class _Factory:
         client.reindex()
         return _Plan(client.__data__, owner, city, domain, status, created)
 
-    def _company(
-        self, city: _City, key_account: bool
-    ) -> tuple[dict[str, object], str]:
+    def _company(self, city: _City, key_account: bool) -> tuple[dict[str, object], str]:
         rng = self.rng
         base = self._company_name(city)
         forms = _LEGAL_FORMS[city.country]
@@ -834,9 +842,7 @@ class _Factory:
             # Subscriber numbers never start with 0 or 1.
             lead = self.rng.randint(2, 9)
             digits = f"{prefix}{lead}{self.rng.randrange(10**free):0{free}d}"
-            number = phonenumbers.PhoneNumber(
-                country_code=code, national_number=int(digits)
-            )
+            number = phonenumbers.PhoneNumber(country_code=code, national_number=int(digits))
             if phonenumbers.is_valid_number(number):
                 return phonenumbers.format_number(number, _E164)
         raise RuntimeError(f"no valid phone number drawn for {city.name}")
@@ -878,15 +884,17 @@ class _Factory:
         for position in rng.sample(_POSITIONS, rng.randint(2, 4)):
             given, surnames, _ = self._person_name(plan.city)
             local = f"{_slug(given, '')}.{_slug(surnames[0], '')}"
-            rows.append({
-                "client": client_id,
-                "name": " ".join((given, *surnames)),
-                "position": position,
-                "email": f"{local}@{plan.domain}",
-                "phone": self._phone(plan.city, mobile=rng.random() < 0.7),
-                "notes": "",
-                "created_at": plan.created + timedelta(minutes=rng.randint(5, 9000)),
-            })
+            rows.append(
+                {
+                    "client": client_id,
+                    "name": " ".join((given, *surnames)),
+                    "position": position,
+                    "email": f"{local}@{plan.domain}",
+                    "phone": self._phone(plan.city, mobile=rng.random() < 0.7),
+                    "notes": "",
+                    "created_at": plan.created + timedelta(minutes=rng.randint(5, 9000)),
+                }
+            )
         return rows
 
     def _activities(self, client_id: int, plan: _Plan) -> list[dict[str, object]]:
@@ -907,13 +915,15 @@ class _Factory:
                 day, time(rng.randint(8, 18), rng.choice((0, 15, 30, 45))), zone
             )
             happened = local.astimezone(UTC).replace(tzinfo=None)
-            rows.append({
-                "client": client_id,
-                "author": plan.owner.user_id,
-                "kind": kind,
-                "happened_at": happened,
-                "subject": rng.choice(_SUBJECTS[kind]).format(quote=quote),
-                "notes": rng.choice(_ACTIVITY_NOTES) if rng.random() < 0.3 else "",
-                "created_at": happened + timedelta(minutes=rng.randint(1, 180)),
-            })
+            rows.append(
+                {
+                    "client": client_id,
+                    "author": plan.owner.user_id,
+                    "kind": kind,
+                    "happened_at": happened,
+                    "subject": rng.choice(_SUBJECTS[kind]).format(quote=quote),
+                    "notes": rng.choice(_ACTIVITY_NOTES) if rng.random() < 0.3 else "",
+                    "created_at": happened + timedelta(minutes=rng.randint(1, 180)),
+                }
+            )
         return rows

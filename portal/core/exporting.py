@@ -89,9 +89,7 @@ def _value(client: Client, name: str) -> Any:
     return value
 
 
-def _xlsx_cell(
-    sheet: WriteOnlyWorksheet, value: Any, bold: bool = False
-) -> WriteOnlyCell:
+def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Any, bold: bool = False) -> WriteOnlyCell:
     if isinstance(value, str):
         cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
         # openpyxl would turn text starting with "=" into a formula by itself.

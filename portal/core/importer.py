@@ -50,9 +50,7 @@ def _folder(settings: Settings) -> Path:
 NUMBER_FORMATS = ("es", "en")
 
 
-def _convert(
-    table: tabular.Table, mapping: dict[int, str], country: str, file_locale: str
-) -> list:
+def _convert(table: tabular.Table, mapping: dict[int, str], country: str, file_locale: str) -> list:
     return importing.convert_rows(
         table,
         mapping,
@@ -218,9 +216,7 @@ async def review(request: Request) -> Response:
     if form.get("action") == "import" and not errors:
         # TODO: run files of more than a few thousand rows as a background job with
         # a progress bar once the job queue exists (issue 5); now the request waits.
-        report = run_import(
-            table, mapping, scope, default_owner, country, file_locale=file_locale
-        )
+        report = run_import(table, mapping, scope, default_owner, country, file_locale=file_locale)
         data_file.unlink(missing_ok=True)
         data_file.with_suffix(".json").unlink(missing_ok=True)
         context = {"report": report, "filename": meta["filename"]}

@@ -84,22 +84,16 @@ _HEADER_WORDS: dict[str, str] = {
         "address direccion domicilio calle street billingstreet direccionfiscal "
         "streetaddress mailingstreet shippingstreet"
     ),
-    "city": (
-        "city poblacion ciudad localidad municipio town billingcity mailingcity "
-        "shippingcity"
-    ),
+    "city": ("city poblacion ciudad localidad municipio town billingcity mailingcity shippingcity"),
     "postal_code": (
         "postalcode codigopostal cp cpostal zip zipcode postcode billingpostalcode "
         "mailingpostalcode shippingpostalcode"
     ),
-    "province": (
-        "province provincia state county billingstate mailingstate shippingstate"
-    ),
+    "province": ("province provincia state county billingstate mailingstate shippingstate"),
     "country": "country pais billingcountry mailingcountry shippingcountry",
     "website": "website web paginaweb sitioweb url www webpage",
     "notes": (
-        "notes notas nota observaciones comentarios comments description descripcion "
-        "remarks"
+        "notes notas nota observaciones comentarios comments description descripcion remarks"
     ),
     "annual_revenue": (
         "annualrevenue revenue facturacion facturacionanual importe ventas ingresos "
@@ -131,19 +125,13 @@ _HEADER_WORDS: dict[str, str] = {
 _CHOICE_WORDS: dict[str, dict[str, str]] = {
     "kind": {
         "company": (
-            "company empresa sociedad organizacion organization business juridica "
-            "personajuridica"
+            "company empresa sociedad organizacion organization business juridica personajuridica"
         ),
-        "person": (
-            "person persona particular individual fisica personafisica autonomo "
-            "freelance"
-        ),
+        "person": ("person persona particular individual fisica personafisica autonomo freelance"),
     },
     "status": {
         "lead": "lead contacto nuevo new",
-        "prospect": (
-            "prospect prospecto potencial clientepotencial oportunidad opportunity"
-        ),
+        "prospect": ("prospect prospecto potencial clientepotencial oportunidad opportunity"),
         "customer": "customer cliente client activo active",
     },
     "segment": {

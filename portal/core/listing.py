@@ -124,9 +124,7 @@ def list_columns() -> pw.SelectQuery:
 
 
 def export_columns() -> pw.SelectQuery:
-    return Client.select(Client, User.name, User.email).join(
-        User, on=(Client.owner == User.id)
-    )
+    return Client.select(Client, User.name, User.email).join(User, on=(Client.owner == User.id))
 
 
 def client_page(scope: Scope, filters: ClientFilters) -> ClientPage:

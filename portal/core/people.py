@@ -67,7 +67,9 @@ def validate_user(raw: dict[str, str], user: User | None) -> tuple[dict, dict]:
     except fields.FieldError as error:
         errors["email"] = error.translated()
     profile_id = raw.get("profile", "")
-    values["profile"] = Profile.get_or_none(Profile.id == profile_id) if profile_id.isdigit() else None
+    values["profile"] = (
+        Profile.get_or_none(Profile.id == profile_id) if profile_id.isdigit() else None
+    )
     if values["profile"] is None:
         errors["profile"] = _("Choose one of the options.")
     values["language"] = raw.get("language", "")
@@ -105,5 +107,10 @@ def save_user(user: User | None, values: dict) -> User:
 
 
 def create_user(email: str, name: str, password: str, profile: Profile, **extra: object) -> User:
-    values = {"email": email.strip().lower(), "name": name, "profile": profile, "password": password}
+    values = {
+        "email": email.strip().lower(),
+        "name": name,
+        "profile": profile,
+        "password": password,
+    }
     return save_user(None, {**values, **extra})

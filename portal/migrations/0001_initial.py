@@ -22,9 +22,7 @@ class BaseModel(pw.Model):
 class Profile(BaseModel):
     name = pw.CharField(max_length=100, unique=True)
     kind = pw.CharField(max_length=20, default="hierarchical")
-    parent = pw.ForeignKeyField(
-        "self", null=True, backref="children", on_delete="RESTRICT"
-    )
+    parent = pw.ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
     is_assistant = pw.BooleanField(default=False)
 
     class Meta:
@@ -89,9 +87,7 @@ class Client(BaseModel):
     country = pw.CharField(max_length=2, default="ES")
     website = pw.CharField(max_length=255, default="")
     notes = pw.TextField(default="")
-    annual_revenue = pw.DecimalField(
-        max_digits=16, decimal_places=2, null=True, auto_round=True
-    )
+    annual_revenue = pw.DecimalField(max_digits=16, decimal_places=2, null=True, auto_round=True)
     employees = pw.IntegerField(null=True)
     registered_on = pw.DateField(null=True)
     latitude = pw.DecimalField(max_digits=9, decimal_places=6, null=True)

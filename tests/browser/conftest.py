@@ -186,9 +186,7 @@ def portal(tmp_path: Path) -> Iterator[Portal]:
         "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
     with log_file.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_until_up(url, process, log_file)
         yield Portal(url=url, client_ids=client_ids, log_file=log_file)
@@ -245,9 +243,7 @@ def open_page(
     def on_console(message: ConsoleMessage) -> None:
         # Chromium logs every 4xx page as a failed load; a form answering 400
         # with its messages is intended, so statuses are judged in on_response.
-        if message.type == "error" and not message.text.startswith(
-            "Failed to load resource"
-        ):
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
             browsing.problems.append(f"console: {message.text}")
 
     def on_response(response: Response) -> None:

@@ -67,9 +67,7 @@ READ_ONLY = ("/admin/profiles", "/admin/users")
 
 @pytest.mark.parametrize("path", ADMIN_PAGES)
 def test_non_admins_get_not_found(http: TestClient, top: Profile, path: str) -> None:
-    rep = make_user(
-        "rep@example.com", make_profile("Ventas", parent=top), language="en"
-    )
+    rep = make_user("rep@example.com", make_profile("Ventas", parent=top), language="en")
     with TestClient(http.app, base_url="http://testserver") as browser:
         log_in(browser, "rep@example.com")
         url = path.format(profile=rep.profile_id, user=rep.id)
@@ -165,9 +163,7 @@ def test_a_profile_cannot_depend_on_itself_or_below(
     c = make_profile("C", parent=b)
     target = (a, b, c)[depth]
 
-    answer = post_form(
-        http, f"/admin/profiles/{a.id}", profile_form(name="A", parent=target.id)
-    )
+    answer = post_form(http, f"/admin/profiles/{a.id}", profile_form(name="A", parent=target.id))
 
     assert answer.status_code == 400
     assert field_error(answer.text, "parent") == (
@@ -202,9 +198,7 @@ def test_bad_profiles_are_refused(
     assert [p.name for p in Profile.select()] == ["Dirección"]
 
 
-def test_renaming_onto_another_profile_is_refused(
-    http: TestClient, top: Profile
-) -> None:
+def test_renaming_onto_another_profile_is_refused(http: TestClient, top: Profile) -> None:
     sales = make_profile("Ventas", parent=top)
 
     answer = post_form(
@@ -233,9 +227,7 @@ def test_unknown_profile_is_not_found(http: TestClient, top: Profile) -> None:
 def test_create_a_user_who_can_then_log_in(http: TestClient, top: Profile) -> None:
     sales = make_profile("Ventas", parent=top)
 
-    answer = post_form(
-        http, "/admin/users/new", user_form(sales, email=" Ana@Example.COM ")
-    )
+    answer = post_form(http, "/admin/users/new", user_form(sales, email=" Ana@Example.COM "))
 
     assert answer.status_code == 303
     assert answer.headers["location"] == "/admin/users"

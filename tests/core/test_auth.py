@@ -35,9 +35,7 @@ def people(http: TestClient) -> dict[str, User]:
     }
 
 
-def _login(
-    client: TestClient, email: str, password: str = PASSWORD, next_url: str = ""
-) -> object:
+def _login(client: TestClient, email: str, password: str = PASSWORD, next_url: str = "") -> object:
     page = client.get("/login")
     data = {"email": email, "password": password, "csrf_token": csrf_from(page.text)}
     if next_url:
@@ -63,17 +61,13 @@ def _works(http: TestClient, session: str) -> bool:
     return page.status_code == 200
 
 
-def test_login_sets_an_httponly_lax_session_cookie(
-    http: TestClient, people: dict
-) -> None:
+def test_login_sets_an_httponly_lax_session_cookie(http: TestClient, people: dict) -> None:
     answer = _login(http, "ana@example.com")
 
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
     cookie = next(
-        h
-        for h in answer.headers.get_list("set-cookie")
-        if h.startswith("cartera_session=")
+        h for h in answer.headers.get_list("set-cookie") if h.startswith("cartera_session=")
     )
     attributes = [part.strip().lower() for part in cookie.split(";")]
     assert "httponly" in attributes
@@ -128,9 +122,7 @@ def test_bad_credentials_get_one_message(
     assert UserSession.select().count() == 0
 
 
-def test_wrong_password_and_unknown_email_look_the_same(
-    http: TestClient, people: dict
-) -> None:
+def test_wrong_password_and_unknown_email_look_the_same(http: TestClient, people: dict) -> None:
     known = _login(http, "ana@example.com", "wrong password!")
     unknown = _login(http, "nobody@example.com", "wrong password!")
 
@@ -140,14 +132,10 @@ def test_wrong_password_and_unknown_email_look_the_same(
     def strip(text: str, email: str) -> str:
         return text.replace(email, "EMAIL").replace(csrf_from(text), "TOKEN")
 
-    assert strip(known.text, "ana@example.com") == strip(
-        unknown.text, "nobody@example.com"
-    )
+    assert strip(known.text, "ana@example.com") == strip(unknown.text, "nobody@example.com")
 
 
-def test_control_characters_in_the_email_are_harmless(
-    http: TestClient, people: dict
-) -> None:
+def test_control_characters_in_the_email_are_harmless(http: TestClient, people: dict) -> None:
     answer = _login(http, "nobody\x00@example.com", "wrong password!")
 
     assert answer.status_code == 400
@@ -337,9 +325,7 @@ def test_next_inside_the_site_is_honoured(http: TestClient, people: dict) -> Non
         " //evil.example",
     ],
 )
-def test_next_outside_the_site_goes_home(
-    http: TestClient, people: dict, target: str
-) -> None:
+def test_next_outside_the_site_goes_home(http: TestClient, people: dict, target: str) -> None:
     shown = http.get("/login", params={"next": target})
     assert "evil.example" not in shown.text
 
@@ -349,9 +335,7 @@ def test_next_outside_the_site_goes_home(
     assert answer.headers["location"] == "/"
 
 
-def test_signed_in_visitor_on_login_page_follows_next(
-    http: TestClient, people: dict
-) -> None:
+def test_signed_in_visitor_on_login_page_follows_next(http: TestClient, people: dict) -> None:
     log_in(http, "ana@example.com")
 
     inside = http.get("/login?next=/clients", follow_redirects=False)
@@ -395,9 +379,7 @@ def test_anonymous_visitors_are_sent_to_login(http: TestClient, path: str) -> No
     assert answer.headers["location"] == "/login?next=" + quote(path, safe="")
 
 
-def test_login_returns_to_the_page_first_asked_for(
-    http: TestClient, people: dict
-) -> None:
+def test_login_returns_to_the_page_first_asked_for(http: TestClient, people: dict) -> None:
     first = http.get("/clients?q=a&status=lead", follow_redirects=False)
     form = http.get(first.headers["location"])
     assert 'name="next" value="/clients?q=a&amp;status=lead"' in form.text

@@ -227,9 +227,7 @@ def test_control_characters_are_dropped(http: TestClient, team: Team) -> None:
     assert (client.name, client.notes) == ("Acme SL", "uno\ndos")
 
 
-@pytest.mark.parametrize(
-    "path", ["/clients", "/clients/autocomplete", "/clients/export.csv"]
-)
+@pytest.mark.parametrize("path", ["/clients", "/clients/autocomplete", "/clients/export.csv"])
 def test_control_characters_in_a_search_are_harmless(
     http: TestClient, team: Team, path: str
 ) -> None:
@@ -254,9 +252,7 @@ def _edit_form(page: str) -> dict[str, str]:
     ):
         chosen = re.search(r'<option value="([^"]*)" selected>', body)
         form[name] = html.unescape(chosen.group(1)) if chosen else ""
-    for name, value in re.findall(
-        r'<textarea id="f-(\w+)"[^>]*>(.*?)</textarea>', page, re.DOTALL
-    ):
+    for name, value in re.findall(r'<textarea id="f-(\w+)"[^>]*>(.*?)</textarea>', page, re.DOTALL):
         form[name] = html.unescape(value)
     for name in re.findall(r'<input type="checkbox" name="(\w+)" checked>', page):
         form[name] = "on"
@@ -269,9 +265,7 @@ def test_edit_saves_and_bumps_the_version(http: TestClient, team: Team) -> None:
     form = _edit_form(http.get(f"/clients/{client.id}/edit").text)
     assert (form["name"], form["city"], form["version"]) == ("Acme", "Lugo", "1")
 
-    answer = post_form(
-        http, f"/clients/{client.id}/edit", {**form, "name": "Acme Norte"}
-    )
+    answer = post_form(http, f"/clients/{client.id}/edit", {**form, "name": "Acme Norte"})
 
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/clients/{client.id}"
@@ -289,9 +283,7 @@ def test_invalid_edit_changes_nothing(http: TestClient, team: Team) -> None:
     client = add_client(team.ana, "Acme")
     form = _edit_form(http.get(f"/clients/{client.id}/edit").text)
 
-    answer = post_form(
-        http, f"/clients/{client.id}/edit", {**form, "name": "Otro", "email": "x@"}
-    )
+    answer = post_form(http, f"/clients/{client.id}/edit", {**form, "name": "Otro", "email": "x@"})
 
     assert answer.status_code == 400
     assert field_error(answer.text, "email") == "Not a valid email address"
@@ -307,9 +299,7 @@ def test_stale_edit_is_refused_and_the_first_save_kept(
     mine = _edit_form(http.get(f"/clients/{client.id}/edit").text)
     theirs = _edit_form(other_http.get(f"/clients/{client.id}/edit").text)
 
-    first = post_form(
-        other_http, f"/clients/{client.id}/edit", {**theirs, "name": "Boss"}
-    )
+    first = post_form(other_http, f"/clients/{client.id}/edit", {**theirs, "name": "Boss"})
     second = post_form(http, f"/clients/{client.id}/edit", {**mine, "name": "Ana's"})
 
     assert first.status_code == 303
@@ -334,9 +324,7 @@ def test_edit_without_a_version_is_a_conflict(http: TestClient, team: Team) -> N
 # ------------------------------------------------------------ delete
 
 
-def test_delete_asks_then_deletes_with_contacts_and_activity(
-    http: TestClient, team: Team
-) -> None:
+def test_delete_asks_then_deletes_with_contacts_and_activity(http: TestClient, team: Team) -> None:
     client = add_client(team.ana, "Acme")
     keep = add_client(team.ana, "Keep")
     Contact.create(client=client, name="Pepa")
@@ -380,9 +368,7 @@ def test_delete_asks_then_deletes_with_contacts_and_activity(
         "/clients/export.pdf",
     ],
 )
-def test_wrong_or_hidden_clients_are_not_found(
-    http: TestClient, team: Team, path: str
-) -> None:
+def test_wrong_or_hidden_clients_are_not_found(http: TestClient, team: Team, path: str) -> None:
     peer = add_client(team.luis, "Secreto de Luis")
     contact = Contact.create(client=peer, name="Pepa")
     url = path.format(missing=999999, peer=peer.id, peer_contact=contact.id)
@@ -480,9 +466,7 @@ def test_bad_contacts_are_refused(
     existing = Contact.create(client=client, name="Lola")
 
     added = post_form(http, f"/clients/{client.id}/contacts", fields)
-    edited = post_form(
-        http, f"/clients/{client.id}/contacts/{existing.id}/edit", fields
-    )
+    edited = post_form(http, f"/clients/{client.id}/contacts/{existing.id}/edit", fields)
 
     for answer in (added, edited):
         assert answer.status_code == 400
@@ -587,9 +571,7 @@ def test_bad_activity_is_refused(
     assert Activity.select().count() == 0
 
 
-def test_timeline_pages_through_every_activity_once(
-    http: TestClient, team: Team
-) -> None:
+def test_timeline_pages_through_every_activity_once(http: TestClient, team: Team) -> None:
     client = add_client(team.ana, "Acme")
     start = datetime(2026, 1, 1, 8, 0)
     for number in range(45):
@@ -643,9 +625,7 @@ def test_search_ignores_case_and_accents(http: TestClient, team: Team) -> None:
 
     def names(q: str) -> set[str]:
         page = http.get("/clients", params={"q": q}).text
-        return {
-            c.name for c in Client.select().where(Client.id.in_(row_ids(page) or [0]))
-        }
+        return {c.name for c in Client.select().where(Client.id.in_(row_ids(page) or [0]))}
 
     assert names("munoz") == {"Muñoz Hermanos"}
     assert names("MUÑOZ") == {"Muñoz Hermanos"}
@@ -675,9 +655,7 @@ def test_filters_narrow_the_list(http: TestClient, team: Team) -> None:
     assert ids(status="deleted", segment="x", owner="abc") == {a.id, b.id, c.id}
 
 
-def test_owner_filter_cannot_reach_outside_the_scope(
-    http: TestClient, team: Team
-) -> None:
+def test_owner_filter_cannot_reach_outside_the_scope(http: TestClient, team: Team) -> None:
     add_client(team.luis, "Secreto de Luis")
 
     page = http.get("/clients", params={"owner": team.luis.id})
@@ -802,9 +780,7 @@ def test_htmx_gets_only_the_results(http: TestClient, team: Team) -> None:
         "/clients?q=munoz",
         headers={"hx-request": "true", "hx-history-restore-request": "true"},
     )
-    boosted = http.get(
-        "/clients?q=munoz", headers={"hx-request": "true", "hx-boosted": "true"}
-    )
+    boosted = http.get("/clients?q=munoz", headers={"hx-request": "true", "hx-boosted": "true"})
 
     assert full.status_code == fragment.status_code == restore.status_code == 200
     assert boosted.status_code == 200 and "<html" in boosted.text

@@ -81,11 +81,7 @@ def _visible(email: str) -> set[int]:
 
 def _owned_by(*profiles: str) -> set[int]:
     query = (
-        Client.select(Client.id)
-        .join(User)
-        .join(Profile)
-        .where(Profile.name.in_(profiles))
-        .tuples()
+        Client.select(Client.id).join(User).join(Profile).where(Profile.name.in_(profiles)).tuples()
     )
     return {client_id for (client_id,) in query}
 
@@ -152,10 +148,7 @@ def test_phones_are_valid_for_the_clients_country(demo: DemoAccounts) -> None:
     clients = Client.select(Client.country, Client.phone, Client.mobile).tuples()
     contacts = Contact.select(Client.country, Contact.phone).join(Client).tuples()
     numbers = [
-        (country, phone)
-        for country, *phones in [*clients, *contacts]
-        for phone in phones
-        if phone
+        (country, phone) for country, *phones in [*clients, *contacts] for phone in phones if phone
     ]
 
     assert len(numbers) > SMALL
@@ -163,9 +156,7 @@ def test_phones_are_valid_for_the_clients_country(demo: DemoAccounts) -> None:
         parsed = phonenumbers.parse(phone)
         assert phonenumbers.is_valid_number(parsed), phone
         assert phonenumbers.region_code_for_number(parsed) == country, phone
-        assert phone == phonenumbers.format_number(
-            parsed, phonenumbers.PhoneNumberFormat.E164
-        )
+        assert phone == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def test_text_is_nfc_and_spanish(demo: DemoAccounts) -> None:
@@ -185,8 +176,13 @@ def test_text_is_nfc_and_spanish(demo: DemoAccounts) -> None:
 
 def test_clients_are_consistent_with_their_owner(demo: DemoAccounts) -> None:
     iberia = _owned_by(
-        "Dirección Iberia", "Jefatura Centro", "Jefatura Norte", "Jefatura Sur",
-        "Comercial Centro", "Comercial Norte", "Comercial Sur",
+        "Dirección Iberia",
+        "Jefatura Centro",
+        "Jefatura Norte",
+        "Jefatura Sur",
+        "Comercial Centro",
+        "Comercial Norte",
+        "Comercial Sur",
     )
     countries = dict(Client.select(Client.id, Client.country).tuples())
 
@@ -249,7 +245,9 @@ def test_default_size_is_quick_and_well_spread(memory_db: pw.Database) -> None:
     assert 2.5 <= Activity.select().count() / clients <= 3.5
     assert 0.4 <= with_contacts / clients <= 0.6
     assert {c.status for c in Client.select(Client.status)} == {
-        "lead", "prospect", "customer",
+        "lead",
+        "prospect",
+        "customer",
     }
     assert Client.select().where(Client.is_supplier).count() > 10
     assert all(

@@ -296,9 +296,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
         for path, answer in [*answers.items(), ("404", missing)]
     }
     assert {path: found for path, found in leftovers.items() if found} == {}
-    every_template = {
-        p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.html")
-    }
+    every_template = {p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.html")}
     assert every_template - recorder.names == set()
 
 

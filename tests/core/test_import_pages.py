@@ -43,18 +43,14 @@ def ana(http: TestClient) -> User:
     return user
 
 
-def upload(
-    client: TestClient, name: str, data: bytes, kind: str = "text/csv"
-) -> object:
+def upload(client: TestClient, name: str, data: bytes, kind: str = "text/csv") -> object:
     return post_form(client, "/clients/import", files={"file": (name, data, kind)})
 
 
 def shown_form(page: str) -> dict[str, str]:
     """The review form's choices as a browser would submit them untouched."""
     form = {}
-    for name, body in re.findall(
-        r'<select name="(\w+)"[^>]*>(.*?)</select>', page, re.DOTALL
-    ):
+    for name, body in re.findall(r'<select name="(\w+)"[^>]*>(.*?)</select>', page, re.DOTALL):
         form[name] = _chosen(body)
     for name, body in re.findall(
         r'<select id="f-\w+" name="(\w+)"[^>]*>(.*?)</select>', page, re.DOTALL
@@ -97,9 +93,7 @@ def test_salesforce_export_imports_every_account(http: TestClient, ana: User) ->
     source = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
 
     # Rows without a country hold US phone numbers: the importer says so.
-    review, report = review_and_import(
-        http, "salesforce_accounts_export.csv", data, country="US"
-    )
+    review, report = review_and_import(http, "salesforce_accounts_export.csv", data, country="US")
 
     guessed = shown_form(review)
     headers = list(source[0].keys())
@@ -119,9 +113,7 @@ def test_salesforce_export_imports_every_account(http: TestClient, ana: User) ->
     assert pending_uploads(http.app.state.settings) == []
 
 
-def test_spanish_excel_file_keeps_accents_amounts_and_ids(
-    http: TestClient, ana: User
-) -> None:
+def test_spanish_excel_file_keeps_accents_amounts_and_ids(http: TestClient, ana: User) -> None:
     # A Spanish user reads "1.000" as a thousand, as Excel wrote it.
     User.update(language="es").where(User.id == ana.id).execute()
 
@@ -169,9 +161,7 @@ def test_the_file_number_format_is_chosen_apart_from_the_interface(
 
 
 def test_windows_1252_file_decodes_euro_and_enye(http: TestClient, ana: User) -> None:
-    review, _report = review_and_import(
-        http, "viejo.csv", sample("import_windows1252.csv")
-    )
+    review, _report = review_and_import(http, "viejo.csv", sample("import_windows1252.csv"))
 
     assert "Iñaki García" in review
     pena = Client.get(Client.name == "Construcciones Peña, S.L.")
@@ -181,18 +171,14 @@ def test_windows_1252_file_decodes_euro_and_enye(http: TestClient, ana: User) ->
     assert Contact.select().count() == 2
 
 
-def test_bad_rows_are_reported_by_line_and_good_rows_imported(
-    http: TestClient, ana: User
-) -> None:
+def test_bad_rows_are_reported_by_line_and_good_rows_imported(http: TestClient, ana: User) -> None:
     rows = "Nombre;NIF;Email\nAna Ruiz;12345678Z;ana@x.example\nMal;12345678A;\n"
     rows += "Carlos;X1111111G;carlos@\nDiana;;diana@x.example\n"
 
     _review, report = review_and_import(http, "mezcla.csv", rows.encode())
 
     assert "2 clients created." in report.text
-    problems = re.findall(
-        r'<tr class="rejected"><td>(\d+)</td><td>(.*?)</td>', report.text
-    )
+    problems = re.findall(r'<tr class="rejected"><td>(\d+)</td><td>(.*?)</td>', report.text)
     reported = [(line, html.unescape(text)) for line, text in problems]
     assert [line for line, _text in reported] == ["3", "4"]
     assert reported[0][1].endswith(": Not a valid Spanish NIF, NIE or CIF")
@@ -205,9 +191,7 @@ def test_preview_writes_nothing(http: TestClient, ana: User) -> None:
     review_url = answer.headers["location"]
     review = http.get(review_url)
 
-    preview = post_form(
-        http, review_url, {**shown_form(review.text), "action": "preview"}
-    )
+    preview = post_form(http, review_url, {**shown_form(review.text), "action": "preview"})
 
     assert preview.status_code == 200
     assert "Not a valid Spanish NIF, NIE or CIF" in preview.text
@@ -275,9 +259,7 @@ def test_a_form_without_a_file_is_refused(http: TestClient, ana: User) -> None:
 
 
 @pytest.mark.parametrize("via_header", [False, True], ids=["form field", "htmx header"])
-def test_oversized_upload_is_refused(
-    http: TestClient, ana: User, via_header: bool
-) -> None:
+def test_oversized_upload_is_refused(http: TestClient, ana: User, via_header: bool) -> None:
     limit = http.app.state.settings.max_upload_bytes
     data = b"Nombre\n" + b"Cliente con un nombre largo\n" * (limit // 28 + 10)
     assert len(data) > limit
@@ -296,9 +278,7 @@ def test_oversized_upload_is_refused(
 
 
 def test_review_needs_a_name_column(http: TestClient, ana: User) -> None:
-    answer = upload(
-        http, "sin-nombre.csv", b"Email;Telefono\nana@x.example;600112233\n"
-    )
+    answer = upload(http, "sin-nombre.csv", b"Email;Telefono\nana@x.example;600112233\n")
     review_url = answer.headers["location"]
     form = shown_form(http.get(review_url).text)
 
@@ -316,9 +296,7 @@ def test_review_refuses_an_owner_out_of_reach(http: TestClient, ana: User) -> No
     review_url = answer.headers["location"]
     form = shown_form(http.get(review_url).text)
 
-    refused = post_form(
-        http, review_url, {**form, "owner": outsider.id, "action": "import"}
-    )
+    refused = post_form(http, review_url, {**form, "owner": outsider.id, "action": "import"})
 
     assert refused.status_code == 400
     assert "Choose an owner among the people you can see." in refused.text
@@ -343,7 +321,5 @@ def test_someone_elses_upload_is_not_found(
 
 
 @pytest.mark.parametrize("name", ["does-not-exist", "0123456789abcdef0123456789abcdef"])
-def test_unknown_upload_tokens_are_not_found(
-    http: TestClient, ana: User, name: str
-) -> None:
+def test_unknown_upload_tokens_are_not_found(http: TestClient, ana: User, name: str) -> None:
     assert http.get(f"/clients/import/{name}").status_code == 404

@@ -157,9 +157,7 @@ def test_salesforce_accounts_convert_without_errors() -> None:
     results = _convert("salesforce_accounts_export.csv", locale="en", region="US")
     raw = list(
         csv.DictReader(
-            io.StringIO(
-                (DATA / "salesforce_accounts_export.csv").read_text("utf-8"), newline=""
-            )
+            io.StringIO((DATA / "salesforce_accounts_export.csv").read_text("utf-8"), newline="")
         )
     )
 

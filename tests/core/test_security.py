@@ -201,9 +201,7 @@ def _send(
         headers["x-csrf-token"] = given
     elif given is not None:
         fields["csrf_token"] = given
-    return browser.post(
-        path, data=fields, files=files, headers=headers, follow_redirects=False
-    )
+    return browser.post(path, data=fields, files=files, headers=headers, follow_redirects=False)
 
 
 def _own(browser: TestClient) -> str:
@@ -239,9 +237,7 @@ def test_state_change_without_the_right_token_is_refused(
 
 @pytest.mark.parametrize("name", ACTIONS)
 @pytest.mark.parametrize("header", [False, True], ids=["form field", "htmx header"])
-def test_state_change_with_the_token_goes_through(
-    world: World, name: str, header: bool
-) -> None:
+def test_state_change_with_the_token_goes_through(world: World, name: str, header: bool) -> None:
     _own(world.anon)
     before = _snapshot(world.settings)
 
@@ -387,9 +383,7 @@ def _cookie_attributes(answer: object, name: str) -> list[str]:
     raise AssertionError(f"no {name} cookie set")
 
 
-def test_session_and_visitor_cookies_are_httponly_and_lax(
-    http: TestClient, world: World
-) -> None:
+def test_session_and_visitor_cookies_are_httponly_and_lax(http: TestClient, world: World) -> None:
     with _client_with(http.app) as fresh:
         first = fresh.get("/login")
         answer = fresh.post(
@@ -444,9 +438,7 @@ def _assert_escaped(html: str, where: str) -> None:
 def hostile(world: World) -> list[int]:
     ids = []
     for name in BAD_NAMES:
-        client = Client(
-            name=name, city=name, zone=name, owner=world.admin_id, notes=name
-        )
+        client = Client(name=name, city=name, zone=name, owner=world.admin_id, notes=name)
         client.reindex()
         client.save()
         Contact.create(client=client, name=name, position=name)
@@ -473,12 +465,8 @@ def test_user_text_is_escaped_on_every_page(world: World, hostile: list[int]) ->
         combined[where] = answer.text
     _assert_escaped(combined["list"], "list")
     _assert_escaped(combined["home"], "home")
-    _assert_escaped(
-        "".join(t for w, t in combined.items() if w.startswith("edit")), "edit"
-    )
-    _assert_escaped(
-        "".join(t for w, t in combined.items() if w.startswith("det")), "detail"
-    )
+    _assert_escaped("".join(t for w, t in combined.items() if w.startswith("edit")), "edit")
+    _assert_escaped("".join(t for w, t in combined.items() if w.startswith("det")), "detail")
 
 
 def test_user_text_is_escaped_in_fragments(world: World, hostile: list[int]) -> None:

@@ -9,5 +9,12 @@ def test_login_and_list(http) -> None:
     log_in(http, "boss@example.com")
     page = http.get("/clients")
     assert page.status_code == 200, page.text
-    for path in ("/", "/clients/new", "/admin/profiles", "/admin/users", "/account", "/clients/import"):
+    for path in (
+        "/",
+        "/clients/new",
+        "/admin/profiles",
+        "/admin/users",
+        "/account",
+        "/clients/import",
+    ):
         assert http.get(path).status_code == 200, path

@@ -173,9 +173,7 @@ def test_xlsx_datetime_keeps_its_time() -> None:
         (b"Name\n\x81\x8d\x8f\n", "a.csv", "encoding"),
     ],
 )
-def test_unreadable_files_get_a_clear_error(
-    data: bytes, filename: str, message: str
-) -> None:
+def test_unreadable_files_get_a_clear_error(data: bytes, filename: str, message: str) -> None:
     with pytest.raises(TableError, match=message):
         read_table(data, filename)
 

@@ -83,9 +83,7 @@ def expected_visible(
                 owner_profile == served or strictly_below(owner_profile, served)
             )
         else:
-            seen = client.owner_id == user.id or strictly_below(
-                owner_profile, mine.id
-            )
+            seen = client.owner_id == user.id or strictly_below(owner_profile, mine.id)
         if seen:
             visible.add(client.id)
     return visible
@@ -151,9 +149,7 @@ def worlds(draw: st.DrawFn, max_clients: int = 40) -> World:
             status=st.sampled_from(STATUSES),
             word=st.sampled_from(WORDS),
             contacts=st.integers(0, 2),
-            activity_authors=st.lists(
-                st.integers(0, len(users) - 1), max_size=2
-            ).map(tuple),
+            activity_authors=st.lists(st.integers(0, len(users) - 1), max_size=2).map(tuple),
         )
         size = draw(st.integers(0, max_clients))
         clients = draw(st.lists(one, min_size=size, max_size=size))
@@ -256,9 +252,7 @@ def test_scope_matches_reference(database: pw.Database, world: World) -> None:
 def org(database: pw.Database) -> SimpleNamespace:
     """CMO over two managers, each over salespeople; an assistant; back office."""
 
-    def profile(
-        name: str, parent: Profile | None = None, **extra: object
-    ) -> Profile:
+    def profile(name: str, parent: Profile | None = None, **extra: object) -> Profile:
         return Profile.create(name=name, parent=parent, **extra)
 
     def user(name: str, on: Profile) -> User:
@@ -380,9 +374,7 @@ def _tbody_ids(page: str) -> list[int]:
     return [int(key) for key in re.findall(r'href="/clients/(\d+)"', body)]
 
 
-def list_ids(
-    http: TestClient, query: str, expected_count: int | None = None
-) -> set[int]:
+def list_ids(http: TestClient, query: str, expected_count: int | None = None) -> set[int]:
     """Every id the list shows, following the keyset `next` links to the end."""
     url = f"/clients?size=25{query}"
     seen: list[int] = []
@@ -419,8 +411,7 @@ def export_ids(http: TestClient) -> tuple[set[int], set[int]]:
 
 def snapshot() -> tuple[list[dict], ...]:
     return tuple(
-        list(model.select().order_by(model.id).dicts())
-        for model in (Client, Contact, Activity)
+        list(model.select().order_by(model.id).dicts()) for model in (Client, Contact, Activity)
     )
 
 
@@ -460,9 +451,7 @@ def check_reads(http: TestClient, user: User, visible: set[int], word: str) -> N
     assert from_xlsx == visible
 
     answer = http.get("/clients/autocomplete", params={"q": word.lower()})
-    suggested = [
-        int(key) for key in re.findall(r'href="/clients/(\d+)"', answer.text)
-    ]
+    suggested = [int(key) for key in re.findall(r'href="/clients/(\d+)"', answer.text)]
     assert set(suggested) <= matching
     assert len(suggested) == min(10, len(matching))
 
@@ -471,9 +460,7 @@ def check_reads(http: TestClient, user: User, visible: set[int], word: str) -> N
         assert http.get(f"/clients/{key}").status_code == wanted, (user.email, key)
 
 
-def check_refusals(
-    http: TestClient, visible: set[int], hidden: list[int], csrf: str
-) -> None:
+def check_refusals(http: TestClient, visible: set[int], hidden: list[int], csrf: str) -> None:
     """Every verb on a client the user may not see answers 404 and writes nothing."""
     before = snapshot()
     some_visible = min(visible) if visible else None
@@ -547,9 +534,7 @@ def check_acceptance(http: TestClient, key: int, csrf: str) -> None:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=FUNCTION_FIXTURE)
 @given(world=worlds(max_clients=30))
-def test_every_verb_over_http_matches_reference(
-    http: TestClient, world: World
-) -> None:
+def test_every_verb_over_http_matches_reference(http: TestClient, world: World) -> None:
     users = build(world)
     for index, user in enumerate(users):
         http.cookies.clear()

@@ -37,9 +37,7 @@ async def login_page(request: Request) -> Response:
     login.clear_failures(email)
     # Rotation: the visitor's old session (if any) ends and a new token is issued.
     sessions.end_session(request.state.session_token)
-    token = sessions.start_session(
-        user, ip=ip, user_agent=request.headers.get("user-agent", "")
-    )
+    token = sessions.start_session(user, ip=ip, user_agent=request.headers.get("user-agent", ""))
     response = see_other(target)
     settings = request.app.state.settings
     response.set_cookie(

@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal.core import fields
 from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, User
+from portal.database import db, utcnow
 from portal.i18n import current_zone
 from portal.i18n import gettext as _
 from portal.text import clean
-from portal.core import fields
-from portal.database import db, utcnow
 from portal.web.rendering import render, see_other
 from portal.web.requests import form_values, login_required, scope_of
 
@@ -83,7 +83,9 @@ async def client_timeline(request: Request) -> Response:
 
 
 def _contact_values(raw: dict[str, str]) -> tuple[dict, dict]:
-    values = {name: clean(raw.get(name, "")) for name in ("name", "position", "email", "phone", "notes")}
+    values = {
+        name: clean(raw.get(name, "")) for name in ("name", "position", "email", "phone", "notes")
+    }
     errors = {}
     if not values["name"]:
         errors["name"] = _("The name is required.")
@@ -133,7 +135,9 @@ async def contact_edit(request: Request) -> Response:
     client = _client(request)
     contact = _contact(request, client)
     if request.method == "GET":
-        raw = {name: getattr(contact, name) for name in ("name", "position", "email", "phone", "notes")}
+        raw = {
+            name: getattr(contact, name) for name in ("name", "position", "email", "phone", "notes")
+        }
         context = {"client": client, "contact": contact, "form": raw, "errors": {}}
         return render(request, "clients/contact_edit.html", context)
     raw = await form_values(request)
@@ -151,7 +155,9 @@ async def contact_delete(request: Request) -> Response:
     client = _client(request)
     contact = _contact(request, client)
     if request.method == "GET":
-        return render(request, "clients/contact_delete.html", {"client": client, "contact": contact})
+        return render(
+            request, "clients/contact_delete.html", {"client": client, "contact": contact}
+        )
     contact.delete_instance()
     return see_other(f"/clients/{client.id}#contacts")
 
@@ -214,7 +220,15 @@ async def home(request: Request) -> Response:
 routes = [
     Route("/clients/{client_id:int}/timeline", client_timeline),
     Route("/clients/{client_id:int}/contacts", contact_add, methods=["POST"]),
-    Route("/clients/{client_id:int}/contacts/{contact_id:int}/edit", contact_edit, methods=["GET", "POST"]),
-    Route("/clients/{client_id:int}/contacts/{contact_id:int}/delete", contact_delete, methods=["GET", "POST"]),
+    Route(
+        "/clients/{client_id:int}/contacts/{contact_id:int}/edit",
+        contact_edit,
+        methods=["GET", "POST"],
+    ),
+    Route(
+        "/clients/{client_id:int}/contacts/{contact_id:int}/delete",
+        contact_delete,
+        methods=["GET", "POST"],
+    ),
     Route("/clients/{client_id:int}/activities", activity_add, methods=["POST"]),
 ]

@@ -97,9 +97,7 @@ async def client_edit(request: Request) -> Response:
         return await _render_form(request, raw, form.errors, client=client, status_code=400)
     version = int(raw["version"]) if raw.get("version", "").isdigit() else -1
     if not clients.update_client(client, form, version):
-        return await _render_form(
-            request, raw, {}, client=client, conflict=True, status_code=409
-        )
+        return await _render_form(request, raw, {}, client=client, conflict=True, status_code=409)
     return see_other(f"/clients/{client.id}")
 
 
