@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import wraps
+from urllib.parse import quote
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from portal.core.models import User
+from portal.core.models import Client, User
 from portal.core.visibility import Scope
 from portal.web.rendering import see_other
 
@@ -30,8 +31,6 @@ def login_required(view: View) -> View:
             target = request.url.path
             if request.url.query:
                 target += "?" + request.url.query
-            from urllib.parse import quote
-
             return see_other("/login?next=" + quote(target, safe=""))
         return await view(request)
 
@@ -55,6 +54,14 @@ def scope_of(request: Request) -> Scope:
     if scope is None:
         scope = request.state.scope = Scope.for_user(request.state.user)
     return scope
+
+
+def visible_client(request: Request) -> Client:
+    """The client in the URL if the user may see it; otherwise 404, whatever the verb."""
+    client = scope_of(request).client_or_none(request.path_params["client_id"])
+    if client is None:
+        raise HTTPException(404)
+    return client
 
 
 def client_ip(request: Request) -> str:

@@ -18,16 +18,9 @@ from portal.i18n import current_zone
 from portal.i18n import gettext as _
 from portal.text import clean
 from portal.web.rendering import render, see_other
-from portal.web.requests import form_values, login_required, scope_of
+from portal.web.requests import form_values, login_required, scope_of, visible_client
 
 TIMELINE_PAGE = 20
-
-
-def _client(request: Request) -> Client:
-    client = scope_of(request).client_or_none(request.path_params["client_id"])
-    if client is None:
-        raise HTTPException(404)
-    return client
 
 
 def timeline(client: Client, before: int | None = None) -> tuple[list[Activity], int | None]:
@@ -75,7 +68,7 @@ def detail_context(client: Client, **extra: object) -> dict:
 
 @login_required
 async def client_timeline(request: Request) -> Response:
-    client = _client(request)
+    client = visible_client(request)
     before = request.query_params.get("before", "")
     activities, more = timeline(client, int(before) if before.isdigit() else None)
     context = {"client": client, "activities": activities, "more_activities": more}
@@ -111,7 +104,7 @@ def _normalise_contact_phone(request: Request, values: dict, errors: dict) -> No
 
 @login_required
 async def contact_add(request: Request) -> Response:
-    client = _client(request)
+    client = visible_client(request)
     raw = await form_values(request)
     values, errors = _contact_values(raw)
     _normalise_contact_phone(request, values, errors)
@@ -132,7 +125,7 @@ def _contact(request: Request, client: Client) -> Contact:
 
 @login_required
 async def contact_edit(request: Request) -> Response:
-    client = _client(request)
+    client = visible_client(request)
     contact = _contact(request, client)
     if request.method == "GET":
         raw = {
@@ -152,7 +145,7 @@ async def contact_edit(request: Request) -> Response:
 
 @login_required
 async def contact_delete(request: Request) -> Response:
-    client = _client(request)
+    client = visible_client(request)
     contact = _contact(request, client)
     if request.method == "GET":
         return render(
@@ -173,7 +166,7 @@ def _parse_local_time(text: str) -> datetime | None:
 
 @login_required
 async def activity_add(request: Request) -> Response:
-    client = _client(request)
+    client = visible_client(request)
     raw = await form_values(request)
     errors = {}
     kind = raw.get("kind", "")

@@ -14,17 +14,9 @@ from portal.core.visibility import Scope
 from portal.i18n import gettext as _
 from portal.text import clean
 from portal.web.rendering import is_fragment_request, render, see_other
-from portal.web.requests import form_values, login_required, scope_of
+from portal.web.requests import form_values, login_required, scope_of, visible_client
 
 AUTOCOMPLETE_LIMIT = 10
-
-
-def visible_client(request: Request) -> Client:
-    """The client in the URL if the user may see it; otherwise 404, whatever the verb."""
-    client = scope_of(request).client_or_none(request.path_params["client_id"])
-    if client is None:
-        raise HTTPException(404)
-    return client
 
 
 def _choices(scope: Scope) -> dict:
