@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
 # Countries offered for rows that name none (phones without a prefix too).
 COUNTRIES = ("ES", "MX", "AR", "CL", "CO", "PE", "EC", "UY", "PT", "FR", "DE", "IT", "GB", "US")
 PREVIEW_ROWS = 20
+UPLOAD_LIFETIME = 24 * 3600  # seconds
 
 
 @dataclass
@@ -43,6 +45,14 @@ def _folder(settings: Settings) -> Path:
     folder = settings.data_dir / "imports"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def _forget_abandoned(folder: Path) -> None:
+    """Delete uploads nobody finished reviewing within a day."""
+    limit = time.time() - UPLOAD_LIFETIME
+    for path in folder.iterdir():
+        if path.suffix in (".upload", ".json") and path.stat().st_mtime < limit:
+            path.unlink(missing_ok=True)
 
 
 # How the file writes numbers and dates: Spanish (1.234,56 and 31/12/2024) or
@@ -167,6 +177,7 @@ async def upload(request: Request) -> Response:
 
     token = secrets.token_hex(16)
     folder = _folder(request.app.state.settings)
+    _forget_abandoned(folder)
     (folder / f"{token}.upload").write_bytes(data)
     meta = {"user": request.state.user.id, "filename": filename[-200:], "at": utcnow().isoformat()}
     (folder / f"{token}.json").write_text(json.dumps(meta))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import secrets
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.config import Settings
@@ -167,7 +168,13 @@ def _expired_message() -> str:
 
 
 def _refuse(text: str) -> ASGIApp:
-    return PlainTextResponse(text, status_code=403)
+    # A small page of its own: the templates need a request that passed this check.
+    body = (
+        '<!doctype html><meta charset="utf-8"><meta name="viewport" '
+        'content="width=device-width, initial-scale=1"><title>Cartera</title>'
+        f'<p>{html.escape(text)}</p><p><a href="/">Cartera</a></p>'
+    )
+    return HTMLResponse(body, status_code=403)
 
 
 def _replayer(body: bytes) -> Receive:

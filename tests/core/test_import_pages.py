@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import time
 import html
 import io
 import re
@@ -323,3 +325,18 @@ def test_someone_elses_upload_is_not_found(
 @pytest.mark.parametrize("name", ["does-not-exist", "0123456789abcdef0123456789abcdef"])
 def test_unknown_upload_tokens_are_not_found(http: TestClient, ana: User, name: str) -> None:
     assert http.get(f"/clients/import/{name}").status_code == 404
+
+
+def test_abandoned_uploads_are_deleted_after_a_day(http: TestClient, ana: User) -> None:
+    first = upload(http, "a.csv", b"Name\nAcme\n")
+    assert first.status_code == 303
+    stale = pending_uploads(http.app.state.settings)
+    assert len(stale) == 2
+    day_ago = time.time() - 25 * 3600
+    for path in stale:
+        os.utime(path, (day_ago, day_ago))
+
+    upload(http, "b.csv", b"Name\nBeta\n")
+    left = pending_uploads(http.app.state.settings)
+    assert len(left) == 2 and not set(left) & set(stale)
+    assert http.get(first.headers["location"]).status_code == 404
