@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
-import time
 import html
 import io
+import os
 import re
 import shutil
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
