@@ -5,7 +5,7 @@ Builds a sales company (CMO, territorial managers, sales heads, salespeople) wit
 then serves `/clients` through the real app in-process for three viewers and
 prints each figure next to its floor or budget. See bench/README.md.
 
-    /tmp/venv/bin/python bench/client_list.py [--clients N --users N] [--large]
+    .venv/bin/python bench/client_list.py [--clients N --users N] [--large]
 """
 
 from __future__ import annotations
