@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# Up to 18 digits: every such number fits a signed 64-bit integer column.
+ID_PATTERN = "[0-9]{1,18}"
+_ID = re.compile(ID_PATTERN)
+
 # Control characters other than tab and line breaks are never meant as text, and
 # PostgreSQL refuses NUL outright (a pasted one would be a server error).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -28,3 +32,12 @@ def sort_key(value: str) -> str:
     # Letters only: a database collation may ignore punctuation, never letters.
     marked = unicodedata.normalize("NFC", value.casefold()).replace("ñ", "nzz")
     return fold(marked)
+
+
+def parse_id(value: object) -> int | None:
+    """A record id from user input, or None for anything that cannot be one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        return None
+    return int(value)

@@ -19,7 +19,7 @@ from portal.core.models import (
 from portal.core.visibility import Scope
 from portal.database import db, utcnow
 from portal.i18n import gettext as _
-from portal.text import clean
+from portal.text import clean, parse_id
 
 TEXT_LIMITS = {
     "name": 200,
@@ -51,7 +51,10 @@ class ClientForm:
         return not self.errors
 
 
-def validate(raw: dict[str, str], scope: Scope, settings: Settings) -> ClientForm:
+def validate(
+    raw: dict[str, str], scope: Scope, settings: Settings, current: Client | None = None
+) -> ClientForm:
+    """Check a posted client form; `current` is the client being edited, if any."""
     form = ClientForm(raw=raw)
     values, errors = form.values, form.errors
     for name, limit in TEXT_LIMITS.items():
@@ -89,10 +92,13 @@ def validate(raw: dict[str, str], scope: Scope, settings: Settings) -> ClientFor
     _coordinate(form, "latitude", 90)
     _coordinate(form, "longitude", 180)
 
-    owner_id = raw.get("owner", "")
+    owner_id = parse_id(raw.get("owner", ""))
     owner = None
-    if owner_id.isdigit():
-        owner = scope.may_own().where(User.id == int(owner_id)).first()
+    if owner_id is not None:
+        owner = scope.may_own().where(User.id == owner_id).first()
+    if owner is None and current is not None and owner_id == current.owner_id:
+        # Keeping the owner is always allowed, even one who has since left.
+        owner = User.get_by_id(current.owner_id)
     if owner is None:
         errors["owner"] = _("Choose an owner among the people you can see.")
     values["owner"] = owner

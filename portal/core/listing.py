@@ -15,7 +15,7 @@ import peewee as pw
 
 from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, User
 from portal.core.visibility import Scope
-from portal.text import clean, fold
+from portal.text import clean, fold, parse_id
 
 COUNT_CAP = 10_000
 PAGE_SIZES = (25, 50, 100)
@@ -54,7 +54,7 @@ class ClientFilters:
             status=params.get("status", "") if params.get("status") in CLIENT_STATUSES else "",
             segment=params.get("segment", "") if params.get("segment") in SEGMENTS else "",
             zone=clean(params.get("zone", ""))[:100],
-            owner=int(owner) if owner.isdigit() else None,
+            owner=parse_id(owner),
             sort=sort if sort in SORTS else "name",
             descending=params.get("dir") == "desc",
             size=int(size) if size.isdigit() and int(size) in PAGE_SIZES else 50,
@@ -183,7 +183,7 @@ def _decode(cursor: str, sort: str) -> tuple[object, int] | None:
         value, last_id = json.loads(base64.urlsafe_b64decode(padded))
         if sort in _DATETIME_SORTS:
             value = datetime.fromisoformat(value)
-        if not isinstance(value, (str, datetime)) or not isinstance(last_id, int):
+        if not isinstance(value, (str, datetime)) or parse_id(last_id) is None:
             return None
         return value, last_id
     except (ValueError, TypeError):

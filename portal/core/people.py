@@ -11,7 +11,7 @@ from portal.core.passwords import MIN_LENGTH, hash_password
 from portal.core.visibility import ProfileTree
 from portal.database import db
 from portal.i18n import gettext as _
-from portal.text import clean
+from portal.text import clean, parse_id
 
 ZONES = frozenset(available_timezones())
 
@@ -37,7 +37,8 @@ def validate_profile(raw: dict[str, str], profile: Profile | None) -> tuple[dict
     parent_id = raw.get("parent", "")
     values["parent"] = None
     if parent_id:
-        parent = Profile.get_or_none(Profile.id == parent_id) if parent_id.isdigit() else None
+        key = parse_id(parent_id)
+        parent = Profile.get_or_none(Profile.id == key) if key is not None else None
         if parent is None:
             errors["parent"] = _("Choose one of the options.")
         elif profile is not None and ProfileTree.load().would_cycle(profile.id, parent.id):
@@ -68,7 +69,9 @@ def validate_user(raw: dict[str, str], user: User | None) -> tuple[dict, dict]:
         errors["email"] = error.translated()
     profile_id = raw.get("profile", "")
     values["profile"] = (
-        Profile.get_or_none(Profile.id == profile_id) if profile_id.isdigit() else None
+        Profile.get_or_none(Profile.id == parse_id(profile_id))
+        if parse_id(profile_id) is not None
+        else None
     )
     if values["profile"] is None:
         errors["profile"] = _("Choose one of the options.")

@@ -3,7 +3,8 @@
 A hierarchical user sees what they own and what users whose profile lies below
 theirs own; a structural user sees everything; an assistant owns nothing and sees
 what the users of the profile it depends on, and of every profile below that,
-own. A client marked visible-to-all is visible to everyone.
+own. A client marked visible-to-all is visible to everyone, but only those whose
+scope covers its owner may edit or delete it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 import peewee as pw
 
 from portal.core.models import Activity, Client, Contact, Profile, User
+from portal.text import parse_id
 
 
 class ProfileTree:
@@ -131,12 +133,23 @@ class Scope:
         condition = self.client_condition()
         return query if condition is None else query.where(condition)
 
-    def client_or_none(self, client_id: object) -> Client | None:
-        try:
-            key = int(client_id)
-        except (TypeError, ValueError):
+    def changeable(self, query: pw.SelectQuery | None = None) -> pw.SelectQuery:
+        """Clients this user may edit or delete: shared ones only if they are ours."""
+        query = Client.select() if query is None else query
+        return query if self.sees_all else query.where(self._owner_condition(Client.owner))
+
+    def may_change(self, client: Client) -> bool:
+        if self.sees_all:
+            return True
+        return any(person.id == client.owner_id for person in self.people())
+
+    def client_or_none(self, client_id: object, *, to_change: bool = False) -> Client | None:
+        """The client if this user may see it (or change it); None otherwise."""
+        key = parse_id(client_id)
+        if key is None:
             return None
-        return self.clients().where(Client.id == key).first()
+        query = self.changeable() if to_change else self.clients()
+        return query.where(Client.id == key).first()
 
     def contacts(self) -> pw.SelectQuery:
         return self.clients(Contact.select().join(Client))

@@ -56,9 +56,9 @@ def scope_of(request: Request) -> Scope:
     return scope
 
 
-def visible_client(request: Request) -> Client:
-    """The client in the URL if the user may see it; otherwise 404, whatever the verb."""
-    client = scope_of(request).client_or_none(request.path_params["client_id"])
+def visible_client(request: Request, *, to_change: bool = False) -> Client:
+    """The client in the URL if the user may see (or change) it; otherwise 404."""
+    client = scope_of(request).client_or_none(request.path_params["client_id"], to_change=to_change)
     if client is None:
         raise HTTPException(404)
     return client

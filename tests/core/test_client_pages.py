@@ -852,3 +852,35 @@ def test_export_follows_the_filters_and_the_scope(http: TestClient, team: Team) 
     sheet = openpyxl.load_workbook(io.BytesIO(everything.content)).active
     names = sorted(row[1] for row in sheet.iter_rows(min_row=2, values_only=True))
     assert names == ["Muñoz Cliente", "Muñoz Lead", "Otro Cliente"]
+
+
+def test_a_shared_client_is_seen_but_not_changed_by_another_team(
+    http: TestClient, team: Team
+) -> None:
+    shared = add_client(team.luis, "Cuenta Clave SA", visible_to_all=True)
+    page = http.get(f"/clients/{shared.id}")
+    assert page.status_code == 200 and "Cuenta Clave SA" in page.text
+    assert f"/clients/{shared.id}/edit" not in page.text
+
+    edit = {**valid_form(team.ana), "version": "1"}
+    assert http.get(f"/clients/{shared.id}/edit").status_code == 404
+    assert http.get(f"/clients/{shared.id}/delete").status_code == 404
+    assert post_form(http, f"/clients/{shared.id}/edit", edit).status_code == 404
+    assert post_form(http, f"/clients/{shared.id}/delete").status_code == 404
+    kept = Client.get_by_id(shared.id)
+    assert (kept.owner_id, kept.name, kept.version) == (team.luis.id, "Cuenta Clave SA", 1)
+
+    # Working with it is allowed: the whole company shares this account.
+    note = {"kind": "call", "subject": "Llamada de seguimiento"}
+    assert post_form(http, f"/clients/{shared.id}/activities", note).status_code == 303
+
+
+def test_keeping_an_owner_who_has_left_is_allowed(http: TestClient, team: Team) -> None:
+    client = add_client(team.ana, "Heredado SL")
+    User.update(is_active=False).where(User.id == team.ana.id).execute()
+    log_in(http, "boss@example.com")
+    form = http.get(f"/clients/{client.id}/edit").text
+    assert f'value="{team.ana.id}" selected' in form
+    answer = post_form(http, f"/clients/{client.id}/edit", {**valid_form(team.ana), "version": "1"})
+    assert answer.status_code == 303, answer.text
+    assert Client.get_by_id(client.id).owner_id == team.ana.id

@@ -55,8 +55,14 @@ def expected_visible(
     all_profiles: Iterable[Profile],
     all_users: Iterable[User],
     all_clients: Iterable[Client],
+    *,
+    to_change: bool = False,
 ) -> set[int]:
-    """Ids of the clients `user` may see, straight from the written rule."""
+    """Ids of the clients `user` may see, straight from the written rule.
+
+    With `to_change`, those they may also edit or delete: being shared with
+    everyone lets a client be seen, not changed.
+    """
     profile_by_id = {profile.id: profile for profile in all_profiles}
     profile_of_user = {other.id: other.profile_id for other in all_users}
     mine = profile_by_id[user.profile_id]
@@ -75,7 +81,7 @@ def expected_visible(
     visible = set()
     for client in all_clients:
         owner_profile = profile_of_user[client.owner_id]
-        if client.visible_to_all or mine.kind == "structural":
+        if (client.visible_to_all and not to_change) or mine.kind == "structural":
             seen = True
         elif mine.is_assistant:
             served = mine.parent_id
@@ -89,10 +95,14 @@ def expected_visible(
     return visible
 
 
-def reference_for(user: User) -> set[int]:
+def reference_for(user: User, *, to_change: bool = False) -> set[int]:
     """The reference applied to what the database holds right now."""
     return expected_visible(
-        user, list(Profile.select()), list(User.select()), list(Client.select())
+        user,
+        list(Profile.select()),
+        list(User.select()),
+        list(Client.select()),
+        to_change=to_change,
     )
 
 
@@ -243,6 +253,11 @@ def test_scope_matches_reference(database: pw.Database, world: World) -> None:
         # Every page about one client starts from this look-up.
         found = {key for key in all_ids if scope.client_or_none(key) is not None}
         assert found == expected
+
+        may_change = reference_for(user, to_change=True)
+        assert {c.id for c in scope.changeable()} == may_change
+        changing = {k for k in all_ids if scope.client_or_none(k, to_change=True)}
+        assert changing == may_change
 
 
 # --- named cases --------------------------------------------------------------
@@ -500,14 +515,18 @@ def check_refusals(http: TestClient, visible: set[int], hidden: list[int], csrf:
     assert snapshot() == before
 
 
-def check_acceptance(http: TestClient, key: int, csrf: str) -> None:
-    """The same requests on a visible client get through, so a 404 is visibility."""
+def check_acceptance(http: TestClient, key: int, csrf: str, changeable: bool) -> None:
+    """The same requests on a visible client get through, so a 404 is visibility.
+
+    Edit and delete go through only where the user may change the client.
+    """
     client = Client.get_by_id(key)
     contacts = Contact.select().where(Contact.client == key).count()
     activities = Activity.select().where(Activity.client == key).count()
+    change_status = 200 if changeable else 404
     assert http.get(f"/clients/{key}/timeline").status_code == 200
-    assert http.get(f"/clients/{key}/edit").status_code == 200
-    assert http.get(f"/clients/{key}/delete").status_code == 200
+    assert http.get(f"/clients/{key}/edit").status_code == change_status
+    assert http.get(f"/clients/{key}/delete").status_code == change_status
 
     posts = [
         (f"/clients/{key}/contacts", {"name": "Visitor", "csrf_token": csrf}),
@@ -522,14 +541,17 @@ def check_acceptance(http: TestClient, key: int, csrf: str) -> None:
     assert Activity.select().where(Activity.client == key).count() == activities + 1
 
     contact = Contact.select().where(Contact.client == key).first()
-    assert http.get(f"/clients/{key}/contacts/{contact.id}/edit").status_code == 200
+    contact_page = http.get(f"/clients/{key}/contacts/{contact.id}/edit")
+    assert contact_page.status_code == change_status
 
     form = edit_form(client, csrf)
     answer = http.post(f"/clients/{key}/edit", data=form, follow_redirects=False)
-    # 400 when the owner is outside the user's reach (a visible-to-all client).
-    assert answer.status_code in (303, 400), answer.status_code
-    if answer.status_code == 303:
-        assert Client.get_by_id(key).version == client.version + 1
+    if not changeable:
+        assert answer.status_code == 404
+        assert Client.get_by_id(key).version == client.version
+        return
+    assert answer.status_code == 303, answer.text
+    assert Client.get_by_id(key).version == client.version + 1
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=FUNCTION_FIXTURE)
@@ -546,8 +568,10 @@ def test_every_verb_over_http_matches_reference(http: TestClient, world: World) 
         check_reads(http, user, visible, WORDS[index % len(WORDS)])
         # Three hidden clients per user; hypothesis varies which ones they are.
         check_refusals(http, visible, hidden[:3], csrf)
-        if visible:
-            check_acceptance(http, min(visible), csrf)
+        changeable = reference_for(user, to_change=True)
+        assert changeable <= visible
+        for key in sorted(visible)[:1] + sorted(visible - changeable)[:1]:
+            check_acceptance(http, key, csrf, key in changeable)
 
     if visible:
         # Deleting last, so earlier users still had every client to look at.
@@ -557,5 +581,9 @@ def test_every_verb_over_http_matches_reference(http: TestClient, world: World) 
             data={"csrf_token": csrf},
             follow_redirects=False,
         )
-        assert answer.status_code == 303
-        assert Client.get_or_none(Client.id == key) is None
+        if key in changeable:
+            assert answer.status_code == 303
+            assert Client.get_or_none(Client.id == key) is None
+        else:
+            assert answer.status_code == 404
+            assert Client.get_or_none(Client.id == key) is not None

@@ -138,8 +138,8 @@ async def user_edit(request: Request) -> Response:
 routes = [
     Route("/admin/profiles", profile_list),
     Route("/admin/profiles/new", profile_new, methods=["GET", "POST"]),
-    Route("/admin/profiles/{profile_id:int}", profile_edit, methods=["GET", "POST"]),
+    Route("/admin/profiles/{profile_id:id}", profile_edit, methods=["GET", "POST"]),
     Route("/admin/users", user_list),
     Route("/admin/users/new", user_new, methods=["GET", "POST"]),
-    Route("/admin/users/{user_id:int}", user_edit, methods=["GET", "POST"]),
+    Route("/admin/users/{user_id:id}", user_edit, methods=["GET", "POST"]),
 ]

@@ -16,7 +16,7 @@ from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, User
 from portal.database import db, utcnow
 from portal.i18n import current_zone
 from portal.i18n import gettext as _
-from portal.text import clean
+from portal.text import clean, parse_id
 from portal.web.rendering import render, see_other
 from portal.web.requests import form_values, login_required, scope_of, visible_client
 
@@ -48,12 +48,13 @@ def timeline(client: Client, before: int | None = None) -> tuple[list[Activity],
     return rows[:TIMELINE_PAGE], more
 
 
-def detail_context(client: Client, **extra: object) -> dict:
+def detail_context(request: Request, client: Client, **extra: object) -> dict:
     activities, more = timeline(client)
     contacts = list(client.contacts.order_by(Contact.name, Contact.id))
     return {
         "client": client,
         "owner": User.get_by_id(client.owner_id),
+        "can_change": scope_of(request).may_change(client),
         "contacts": contacts,
         "activities": activities,
         "more_activities": more,
@@ -70,7 +71,7 @@ def detail_context(client: Client, **extra: object) -> dict:
 async def client_timeline(request: Request) -> Response:
     client = visible_client(request)
     before = request.query_params.get("before", "")
-    activities, more = timeline(client, int(before) if before.isdigit() else None)
+    activities, more = timeline(client, parse_id(before))
     context = {"client": client, "activities": activities, "more_activities": more}
     return render(request, "clients/timeline.html", context, block="timeline")
 
@@ -109,7 +110,7 @@ async def contact_add(request: Request) -> Response:
     values, errors = _contact_values(raw)
     _normalise_contact_phone(request, values, errors)
     if errors:
-        context = detail_context(client, contact_form=raw, contact_errors=errors)
+        context = detail_context(request, client, contact_form=raw, contact_errors=errors)
         return render(request, "clients/detail.html", context, status_code=400)
     Contact.create(client=client, **values)
     return see_other(f"/clients/{client.id}#contacts")
@@ -125,7 +126,7 @@ def _contact(request: Request, client: Client) -> Contact:
 
 @login_required
 async def contact_edit(request: Request) -> Response:
-    client = visible_client(request)
+    client = visible_client(request, to_change=True)
     contact = _contact(request, client)
     if request.method == "GET":
         raw = {
@@ -145,7 +146,7 @@ async def contact_edit(request: Request) -> Response:
 
 @login_required
 async def contact_delete(request: Request) -> Response:
-    client = visible_client(request)
+    client = visible_client(request, to_change=True)
     contact = _contact(request, client)
     if request.method == "GET":
         return render(
@@ -184,7 +185,7 @@ async def activity_add(request: Request) -> Response:
         if happened_at is None:
             errors["happened_at"] = _("Not a valid date and time.")
     if errors:
-        context = detail_context(client, activity_form=raw, activity_errors=errors)
+        context = detail_context(request, client, activity_form=raw, activity_errors=errors)
         return render(request, "clients/detail.html", context, status_code=400)
     with db.atomic():
         Activity.create(
@@ -211,17 +212,17 @@ async def home(request: Request) -> Response:
 
 
 routes = [
-    Route("/clients/{client_id:int}/timeline", client_timeline),
-    Route("/clients/{client_id:int}/contacts", contact_add, methods=["POST"]),
+    Route("/clients/{client_id:id}/timeline", client_timeline),
+    Route("/clients/{client_id:id}/contacts", contact_add, methods=["POST"]),
     Route(
-        "/clients/{client_id:int}/contacts/{contact_id:int}/edit",
+        "/clients/{client_id:id}/contacts/{contact_id:id}/edit",
         contact_edit,
         methods=["GET", "POST"],
     ),
     Route(
-        "/clients/{client_id:int}/contacts/{contact_id:int}/delete",
+        "/clients/{client_id:id}/contacts/{contact_id:id}/delete",
         contact_delete,
         methods=["GET", "POST"],
     ),
-    Route("/clients/{client_id:int}/activities", activity_add, methods=["POST"]),
+    Route("/clients/{client_id:id}/activities", activity_add, methods=["POST"]),
 ]

@@ -12,7 +12,7 @@ from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, User
 from portal.core.routes import client_parts
 from portal.core.visibility import Scope
 from portal.i18n import gettext as _
-from portal.text import clean
+from portal.text import clean, parse_id
 from portal.web.rendering import is_fragment_request, render, see_other
 from portal.web.requests import form_values, login_required, scope_of, visible_client
 
@@ -41,7 +41,7 @@ async def client_list(request: Request) -> Response:
 @login_required
 async def client_detail(request: Request) -> Response:
     client = visible_client(request)
-    context = client_parts.detail_context(client)
+    context = client_parts.detail_context(request, client)
     return render(request, "clients/detail.html", context)
 
 
@@ -56,7 +56,10 @@ async def _render_form(
         "conflict": conflict,
         **_choices(scope_of(request)),
     }
-    context["owners"] = list(scope_of(request).may_own().order_by(User.name))
+    owners = list(scope_of(request).may_own().order_by(User.name))
+    if client is not None and all(owner.id != client.owner_id for owner in owners):
+        owners.insert(0, User.get_by_id(client.owner_id))
+    context["owners"] = owners
     return render(request, "clients/form.html", context, status_code=status_code)
 
 
@@ -77,17 +80,17 @@ async def client_new(request: Request) -> Response:
 
 @login_required
 async def client_edit(request: Request) -> Response:
-    client = visible_client(request)
+    client = visible_client(request, to_change=True)
     scope = scope_of(request)
     if request.method == "GET":
         raw = clients.form_from_client(client)
         raw["version"] = str(client.version)
         return await _render_form(request, raw, {}, client=client)
     raw = await form_values(request)
-    form = clients.validate(raw, scope, request.app.state.settings)
+    form = clients.validate(raw, scope, request.app.state.settings, current=client)
     if not form.ok:
         return await _render_form(request, raw, form.errors, client=client, status_code=400)
-    version = int(raw["version"]) if raw.get("version", "").isdigit() else -1
+    version = parse_id(raw.get("version", "")) or -1
     if not clients.update_client(client, form, version):
         return await _render_form(request, raw, {}, client=client, conflict=True, status_code=409)
     return see_other(f"/clients/{client.id}")
@@ -95,7 +98,7 @@ async def client_edit(request: Request) -> Response:
 
 @login_required
 async def client_delete(request: Request) -> Response:
-    client = visible_client(request)
+    client = visible_client(request, to_change=True)
     if request.method == "GET":
         return render(request, "clients/delete.html", {"client": client})
     clients.delete_client(client)
@@ -139,8 +142,8 @@ routes = [
     Route("/clients/new", client_new, methods=["GET", "POST"], name="client-new"),
     Route("/clients/autocomplete", client_autocomplete, name="client-autocomplete"),
     Route("/clients/export.{kind:str}", client_export, name="client-export"),
-    Route("/clients/{client_id:int}", client_detail, name="client"),
-    Route("/clients/{client_id:int}/edit", client_edit, methods=["GET", "POST"]),
-    Route("/clients/{client_id:int}/delete", client_delete, methods=["GET", "POST"]),
+    Route("/clients/{client_id:id}", client_detail, name="client"),
+    Route("/clients/{client_id:id}/edit", client_edit, methods=["GET", "POST"]),
+    Route("/clients/{client_id:id}/delete", client_delete, methods=["GET", "POST"]),
     *client_parts.routes,
 ]
