@@ -177,13 +177,12 @@ def import_group() -> None:
 @click.option(
     "--number-format",
     type=click.Choice(["es", "en"]),
-    default="es",
-    show_default=True,
-    help="es: 1.234,56 and 31/12/2024; en: 1,234.56 and 12/31/2024.",
+    help="es: 1.234,56 and 31/12/2024; en: 1,234.56 and 12/31/2024. "
+    "[default: guessed from the file, else es]",
 )
 @click.option("--dry-run", is_flag=True, help="Check every row, write nothing.")
 def import_clients(
-    file: Path, owner_email: str, country: str | None, number_format: str, dry_run: bool
+    file: Path, owner_email: str, country: str | None, number_format: str | None, dry_run: bool
 ) -> None:
     """Import clients from a CSV or XLSX FILE, reporting rejected rows."""
     from portal.core.importer import run_file_import

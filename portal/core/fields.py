@@ -129,7 +129,7 @@ def normalise_website(value: str) -> str:
     if (
         parts.scheme.lower() not in ("http", "https")
         or "." not in host
-        or re.search(r"\s", text)
+        or re.search(r"[\s\"'<>\\^`{|}]", text)
         or len(text) > 255
     ):
         raise FieldError("Not a valid web address")

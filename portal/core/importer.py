@@ -113,7 +113,7 @@ def run_file_import(
     owner_email: str,
     country: str,
     *,
-    file_locale: str = "es",
+    file_locale: str | None = None,
     dry_run: bool = False,
 ) -> ImportReport:
     """The command-line import: the owner's scope decides whom rows may name."""
@@ -127,6 +127,7 @@ def run_file_import(
         raise ValueError(f"No user with the email {owner_email}")
     table = tabular.read_table(path.read_bytes(), path.name)
     mapping = importing.guess_mapping(table.headers)
+    file_locale = file_locale or importing.guess_number_format(table, mapping) or "es"
     scope = Scope.for_user(owner)
     return run_import(
         table, mapping, scope, owner, country, file_locale=file_locale, dry_run=dry_run
@@ -220,7 +221,11 @@ async def review(request: Request) -> Response:
     country = form.get("country") or settings.phone_region
     if country not in COUNTRIES and country != settings.phone_region:
         errors["country"] = _("Choose one of the options.")
-    file_locale = form.get("number_format") or current_language.get()
+    file_locale = (
+        form.get("number_format")
+        or importing.guess_number_format(table, mapping)
+        or current_language.get()
+    )
     if file_locale not in NUMBER_FORMATS:
         errors["number_format"] = _("Choose one of the options.")
 

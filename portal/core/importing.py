@@ -292,7 +292,7 @@ def _settle_names(
             kind = "company"
     result.values.update(name=name, kind=kind)
     if not name:
-        result.errors.append(("name", N_("A name is required")))
+        result.errors.append(("name", gettext("A name is required")))
     else:
         try:
             f.clean_text(name, _max_length(Client, "name"))
@@ -308,7 +308,7 @@ def _settle_names(
     if contact["name"]:
         result.contact = contact
     elif any(contact.values()):
-        result.errors.append(("contact_name", N_("A contact needs a name")))
+        result.errors.append(("contact_name", gettext("A contact needs a name")))
 
 
 def _convert_value(target: str, text: str, context: _Context) -> Any:
@@ -430,3 +430,35 @@ def write_clients(
                 Contact.create(client=client, **result.contact)
                 summary.contacts += 1
     return summary
+
+
+# ---------------------------------------------------- the file's number format
+
+_COMMA_DECIMAL = re.compile(r"-?\d{1,3}(\.\d{3})+(,\d+)?|-?\d+,\d+")
+_DOT_DECIMAL = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?|-?\d+\.(\d{1,2}|\d{4,})")
+_NUMERIC_FIELDS = ("annual_revenue", "employees", "latitude", "longitude")
+
+
+def guess_number_format(table: Table, mapping: dict[int, str]) -> str | None:
+    """ "es" (1.234,56) or "en" (1,234.56) as the file's numbers and dates show, or None.
+
+    "1.000" says nothing by itself; "1.234,56", "-7,50" or a date like 31/01
+    does, so the whole of each numeric and date column is read.
+    """
+    votes = {"es": 0, "en": 0}
+    for column, target in mapping.items():
+        values = [row[column] for row in table.rows]
+        if target in _NUMERIC_FIELDS:
+            for value in values:
+                text = value.replace(" ", "").lstrip("€$").rstrip("€$")
+                if _COMMA_DECIMAL.fullmatch(text):
+                    votes["es"] += 1
+                elif _DOT_DECIMAL.fullmatch(text):
+                    votes["en"] += 1
+        elif target == "registered_on":
+            day_first = f.detect_day_first(values)
+            if day_first is not None:
+                votes["es" if day_first else "en"] += len(values)
+    if votes["es"] == votes["en"]:
+        return None
+    return "es" if votes["es"] > votes["en"] else "en"

@@ -10,7 +10,10 @@ from portal.database import utcnow
 from portal.text import clean
 
 WINDOW = timedelta(minutes=15)
-MAX_PER_EMAIL = 5
+# Per email and address, so a stranger elsewhere cannot lock a user out for long;
+# the looser per-email cap still stops a password spray from many addresses.
+MAX_PER_EMAIL_AND_ADDRESS = 5
+MAX_PER_EMAIL = 50
 MAX_PER_ADDRESS = 30
 
 
@@ -21,9 +24,19 @@ def normalise_email(email: str) -> str:
 def is_throttled(email: str, ip: str) -> bool:
     since = utcnow() - WINDOW
     recent = LoginFailure.select().where(LoginFailure.at > since)
-    by_email = recent.where(LoginFailure.email == normalise_email(email)).count()
-    by_address = recent.where(LoginFailure.ip == ip).count()
-    return by_email >= MAX_PER_EMAIL or by_address >= MAX_PER_ADDRESS
+    rows = list(
+        recent.select(LoginFailure.email, LoginFailure.ip)
+        .where((LoginFailure.email == normalise_email(email)) | (LoginFailure.ip == ip))
+        .tuples()
+    )
+    by_email = sum(1 for row_email, _ip in rows if row_email == normalise_email(email))
+    by_address = sum(1 for _email, row_ip in rows if row_ip == ip)
+    by_both = sum(1 for row in rows if row == (normalise_email(email), ip))
+    return (
+        by_both >= MAX_PER_EMAIL_AND_ADDRESS
+        or by_email >= MAX_PER_EMAIL
+        or by_address >= MAX_PER_ADDRESS
+    )
 
 
 def authenticate(email: str, password: str, ip: str) -> User | None:

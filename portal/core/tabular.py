@@ -18,6 +18,8 @@ from portal.text import clean
 logger = logging.getLogger(__name__)
 
 MAX_ROWS = 100_000
+# No client list has more; a wider file is a mistake or an attack on the review page.
+MAX_COLUMNS = 200
 DELIMITERS = (",", ";", "\t", "|")
 # Rows looked at to choose the delimiter; enough for a stable guess.
 SNIFF_ROWS = 50
@@ -57,6 +59,8 @@ def _build(numbered_rows: Iterable[tuple[int, list[str]]]) -> Table:
         cells = [clean(cell) for cell in cells]
         while cells and not cells[-1]:
             cells.pop()
+        if len(cells) > MAX_COLUMNS:
+            raise TableError("Too many columns: the limit is %(limit)s", limit=MAX_COLUMNS)
         if not cells:
             continue
         if headers is None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse
+from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.config import Settings
@@ -106,6 +106,8 @@ class PortalMiddleware:
                 response_headers = MutableHeaders(scope=message)
                 for key, value in _SECURITY_HEADERS.items():
                     response_headers.setdefault(key, value)
+                # Pages and exports hold clients' data: no shared or disk cache.
+                response_headers.setdefault("cache-control", "no-store")
                 if new_anon:
                     secure = "; Secure" if self.settings.secure_cookies else ""
                     response_headers.append(
@@ -135,7 +137,7 @@ class PortalMiddleware:
             if len(body) > self.settings.max_upload_bytes:
                 limit = self.settings.max_upload_bytes // (1024 * 1024)
                 text = gettext("The upload is too large (limit %(mb)s MB).", mb=limit)
-                return receive, PlainTextResponse(text, status_code=413)
+                return receive, _refuse(text, status_code=413)
 
         replay = _replayer(bytes(body))
         given = request.headers.get(CSRF_HEADER, "")
@@ -167,14 +169,14 @@ def _expired_message() -> str:
     return gettext("Your form expired or came from another site. Reload the page and try again.")
 
 
-def _refuse(text: str) -> ASGIApp:
+def _refuse(text: str, status_code: int = 403) -> ASGIApp:
     # A small page of its own: the templates need a request that passed this check.
     body = (
         '<!doctype html><meta charset="utf-8"><meta name="viewport" '
         'content="width=device-width, initial-scale=1"><title>Cartera</title>'
         f'<p>{html.escape(text)}</p><p><a href="/">Cartera</a></p>'
     )
-    return HTMLResponse(body, status_code=403)
+    return HTMLResponse(body, status_code=status_code)
 
 
 def _replayer(body: bytes) -> Receive:

@@ -145,21 +145,31 @@ def test_spanish_excel_file_keeps_accents_amounts_and_ids(http: TestClient, ana:
     assert "Ñandú Soluciones SL" in listed
 
 
-def test_the_file_number_format_is_chosen_apart_from_the_interface(
+def test_the_file_number_format_is_read_from_the_file_not_the_interface(
     http: TestClient, ana: User
 ) -> None:
     # Ana reads the portal in English; the file came from a Spanish Excel.
     data = sample("import_es_excel_bom_semicolon.csv")
     answer = upload(http, "clientes.csv", data)
     review = http.get(answer.headers["location"]).text
-    assert shown_form(review)["number_format"] == "en", "defaults to her language"
+    assert shown_form(review)["number_format"] == "es", "1.234,56 and 31/01 tell"
+    assert "€1,234.56" in review, "the preview shows amounts as they will be stored"
 
-    review_and_import(http, "clientes.csv", data, number_format="es")
+    review_and_import(http, "clientes.csv", data)
 
     amounts = sorted(c.annual_revenue for c in Client.select())
     assert Decimal(1000) in amounts and Decimal("1234.56") in amounts
     jose = Client.get(Client.fiscal_id == "12345678Z")
     assert jose.registered_on == date(2024, 2, 3)
+
+
+def test_a_wrong_number_format_can_be_chosen_and_is_visible(http: TestClient, ana: User) -> None:
+    data = b'Name,Revenue\nAcme,"1,500.25"\nBeta,200\n'
+    answer = upload(http, "en.csv", data)
+    review = http.get(answer.headers["location"]).text
+    assert shown_form(review)["number_format"] == "en"
+    review_and_import(http, "en.csv", data)
+    assert Client.get(Client.name == "Acme").annual_revenue == Decimal("1500.25")
 
 
 def test_windows_1252_file_decodes_euro_and_enye(http: TestClient, ana: User) -> None:

@@ -21,6 +21,7 @@ from portal.web.rendering import render, see_other
 from portal.web.requests import form_values, login_required, scope_of, visible_client
 
 TIMELINE_PAGE = 20
+NOTES_LIMIT = 10_000
 
 
 def timeline(client: Client, before: int | None = None) -> tuple[list[Activity], int | None]:
@@ -160,9 +161,11 @@ def _parse_local_time(text: str) -> datetime | None:
     """A `datetime-local` value in the user's zone, as naive UTC."""
     try:
         local = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(current_zone.get()))
-    except ValueError:
+        if not 1900 <= local.year <= 2200:
+            return None
+        return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         return None
-    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
 @login_required
@@ -179,6 +182,8 @@ async def activity_add(request: Request) -> Response:
         errors["subject"] = _("Write a subject or some notes.")
     if len(subject) > 200:
         errors["subject"] = _("At most %(n)s characters.", n=200)
+    if len(notes) > NOTES_LIMIT:
+        errors["notes"] = _("At most %(n)s characters.", n=NOTES_LIMIT)
     happened_at = utcnow()
     if raw.get("happened_at"):
         happened_at = _parse_local_time(raw["happened_at"])
