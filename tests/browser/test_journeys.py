@@ -183,6 +183,9 @@ def test_import_a_spanish_excel_csv(browsing: Browsing, import_file: Path) -> No
     preview = page.locator("main table.report").last
     expect(preview).to_contain_text("Ñandú Soluciones SL")
     expect(preview).to_contain_text("12345678Z")
+    # A person clicks seconds later; a test must wait for htmx to finish wiring
+    # the swapped-in form, or the click may lose which button was pressed.
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
 
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("4 clients created.")
