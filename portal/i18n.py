@@ -6,7 +6,7 @@ import contextvars
 import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -131,4 +131,10 @@ def format_date(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = to_local(value).date()
-    return dates.format_date(value, "medium", locale=_locale())
+    return _formatted_date(value, current_language.get())
+
+
+@lru_cache(maxsize=8192)
+def _formatted_date(value: date, language: str) -> str:
+    # Lists show the same few hundred dates over and over; Babel is slow-ish.
+    return dates.format_date(value, "medium", locale=_parsed_locale(language))
