@@ -86,6 +86,7 @@ Administración del sistema|structural||
 """
 
 # role | name | profile | language | time zone | zones whose clients they own.
+# A line ending in a backslash goes on in the next (Python joins them).
 # The first person of each role is the one `DemoAccounts` names.
 _STAFF = """
 admin|Marta Quintana Ibáñez|Administración del sistema|es|Europe/Madrid|
@@ -104,13 +105,16 @@ sales|Ane Zubizarreta Goñi|Comercial Norte|es|Europe/Madrid|País Vasco;Navarra
 sales|Jordi Puig Soler|Comercial Norte|es|Europe/Madrid|Cataluña;Aragón
 sales|Carmen Castro Rey|Comercial Norte|es|Europe/Madrid|Galicia;Asturias
 sales|Antonio Jiménez Moreno|Comercial Sur|es|Europe/Madrid|Andalucía
-sales|Vicente Llorens Martí|Comercial Sur|es|Europe/Madrid|Comunitat Valenciana;Región de Murcia;Illes Balears
+sales|Vicente Llorens Martí|Comercial Sur|es|Europe/Madrid|\
+Comunitat Valenciana;Región de Murcia;Illes Balears
 sales|Yeray Santana Déniz|Comercial Sur|es|Atlantic/Canary|Canarias
-sales|Diego Castañeda Villalobos|Comercial México|es|America/Mexico_City|CDMX;Estado de México;Puebla
+sales|Diego Castañeda Villalobos|Comercial México|es|America/Mexico_City|\
+CDMX;Estado de México;Puebla
 sales|Ximena Orozco Parra|Comercial México|es|America/Mexico_City|Jalisco;Guanajuato;Querétaro
 sales|Sofía Treviño Garza|Comercial México|es|America/Monterrey|Nuevo León
 sales|Catalina Fuentes Araya|Comercial Cono Sur|es|America/Santiago|Santiago;Valparaíso;Biobío
-sales|Tomás Gutiérrez Benítez|Comercial Cono Sur|es|America/Argentina/Buenos_Aires|Buenos Aires;Córdoba;Santa Fe;Mendoza
+sales|Tomás Gutiérrez Benítez|Comercial Cono Sur|es|America/Argentina/Buenos_Aires|\
+Buenos Aires;Córdoba;Santa Fe;Mendoza
 back_office|Rosa Domínguez Prieto|Back office|es|Europe/Madrid|
 back_office|Olivia Grant Ortega|Back office|en|Europe/Madrid|
 technician|Raúl Peinado Cuesta|Asistencia técnica Centro|es|Europe/Madrid|
