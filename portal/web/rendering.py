@@ -36,7 +36,7 @@ def build_environment(extra_dirs: list[Path], settings: Any) -> jinja2.Environme
         phone=display_phone,
         money=lambda value: i18n.format_money(value, settings.currency),
     )
-    env.globals.update(settings=settings, urlencode=urlencode)
+    env.globals.update(urlencode=urlencode)
     return env
 
 
