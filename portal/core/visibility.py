@@ -17,6 +17,9 @@ import peewee as pw
 from portal.core.models import Activity, Client, Contact, Profile, User
 from portal.text import parse_id
 
+# How many people the owner filter offers before it stops adding tree levels.
+OWNER_CHOICES = 150
+
 
 class ProfileTree:
     """The profile tree and its head counts, loaded in one query per request."""
@@ -69,7 +72,8 @@ class Scope:
     The users whose records the scope covers are read once (one query) and put
     in the SQL as literal ids, which lets the planner estimate and use indexes.
     When the scope covers most users, the few left out are listed instead, so a
-    top manager's list walks the name index and stops at the page size.
+    top manager's list walks the name index and stops at the page size. The same
+    query brings the people nearest in the tree, whom the owner filter offers.
     """
 
     def __init__(self, user: User, tree: ProfileTree) -> None:
@@ -77,17 +81,32 @@ class Scope:
         self.tree = tree
         profile_id = user.profile_id
         self.sees_all = tree.kind.get(profile_id) == "structural"
-        if tree.assistant.get(profile_id):
+        if self.sees_all:
+            top = set(tree.children.get(None, ()))
+        elif tree.assistant.get(profile_id):
             served = tree.parent.get(profile_id)
-            self.profiles = {served} | tree.below(served) if served else set()
-            self.owns = False
+            top = {served} if served else set()
         else:
-            self.profiles = tree.below(profile_id)
-            self.owns = True
+            top = set(tree.children.get(profile_id, ()))
+        self.owns = not tree.assistant.get(profile_id)
+        self.profiles = set().union(top, *(tree.below(p) for p in top))
         covered = sum(tree.users.get(profile, 0) for profile in self.profiles)
         self.wide = covered * 2 > tree.total_users
-        self._people: list | None = None
-        self._left_out: list[int] = []
+        self.near = self._nearest_levels(top)
+        self._rows: list | None = None
+
+    def _nearest_levels(self, top: set[int]) -> set[int]:
+        """Whole levels of the tree from the top of the scope, as many as fit."""
+        near: set[int] = set()
+        frontier, people = top, 0
+        while frontier:
+            level = sum(self.tree.users.get(p, 0) for p in frontier)
+            if near and people + level > OWNER_CHOICES:
+                break
+            near |= frontier
+            people += level
+            frontier = {c for p in frontier for c in self.tree.children.get(p, ())}
+        return near
 
     @classmethod
     def for_user(cls, user: User, tree: ProfileTree | None = None) -> Scope:
@@ -99,28 +118,38 @@ class Scope:
             return True
         return self.owns and user_id == self.user.id
 
-    def people(self) -> list:
-        """Users (id, name, profile_id, is_active) whose records the scope covers."""
-        if self._people is None:
-            query = User.select(User.id, User.name, User.profile, User.is_active)
-            if not (self.sees_all or self.wide):
-                mine = User.id == (self.user.id if self.owns else 0)
-                query = query.where(User.profile.in_(self.profiles) | mine)
-            rows = list(query.order_by(User.name, User.id).namedtuples())
-            self._people = [row for row in rows if self.covers(row.id, row.profile)]
-            self._left_out = [row.id for row in rows if not self.covers(row.id, row.profile)]
-        return self._people
+    def _people(self) -> list:
+        """(id, name, profile, is_active) of the users the SQL and the filter need."""
+        if self._rows is None:
+            me = User.id == self.user.id
+            if self.sees_all:
+                wanted = User.profile.in_(self.near) | me
+            elif self.wide:
+                wanted = User.profile.not_in(self.profiles) | User.profile.in_(self.near) | me
+            else:
+                wanted = User.profile.in_(self.profiles) | me
+            query = User.select(User.id, User.name, User.profile, User.is_active).where(wanted)
+            self._rows = list(query.order_by(User.name, User.id).namedtuples())
+        return self._rows
 
-    def active_people(self) -> list:
-        """The owner filter's choices."""
-        return [row for row in self.people() if row.is_active]
+    def owner_choices(self) -> list:
+        """Active people nearest in the tree whose clients the user sees."""
+        return [
+            row
+            for row in self._people()
+            if row.is_active
+            and self.covers(row.id, row.profile)
+            and (row.profile in self.near or row.id == self.user.id)
+        ]
 
     def _owner_condition(self, owner_field: pw.Field) -> pw.Expression:
-        people = self.people()
+        rows = self._people()
         if self.wide:
-            # Nobody left out means every owner is in (the profile tree is one).
-            return owner_field.not_in(self._left_out) if self._left_out else pw.SQL("1 = 1")
-        return owner_field.in_([row.id for row in people]) if people else owner_field == 0
+            left_out = [row.id for row in rows if not self.covers(row.id, row.profile)]
+            # Nobody left out means every owner is in.
+            return owner_field.not_in(left_out) if left_out else pw.SQL("1 = 1")
+        ids = [row.id for row in rows if self.covers(row.id, row.profile)]
+        return owner_field.in_(ids) if ids else owner_field == 0
 
     def client_condition(self) -> pw.Expression | None:
         """WHERE condition on `Client`; None means every client."""
@@ -138,10 +167,9 @@ class Scope:
         query = Client.select() if query is None else query
         return query if self.sees_all else query.where(self._owner_condition(Client.owner))
 
-    def may_change(self, client: Client) -> bool:
-        if self.sees_all:
-            return True
-        return any(person.id == client.owner_id for person in self.people())
+    def may_change(self, owner: User) -> bool:
+        """Whether clients owned by `owner` may be edited or deleted by this user."""
+        return self.covers(owner.id, owner.profile_id)
 
     def client_or_none(self, client_id: object, *, to_change: bool = False) -> Client | None:
         """The client if this user may see it (or change it); None otherwise."""

@@ -52,10 +52,11 @@ def timeline(client: Client, before: int | None = None) -> tuple[list[Activity],
 def detail_context(request: Request, client: Client, **extra: object) -> dict:
     activities, more = timeline(client)
     contacts = list(client.contacts.order_by(Contact.name, Contact.id))
+    owner = User.get_by_id(client.owner_id)
     return {
         "client": client,
-        "owner": User.get_by_id(client.owner_id),
-        "can_change": scope_of(request).may_change(client),
+        "owner": owner,
+        "can_change": scope_of(request).may_change(owner),
         "contacts": contacts,
         "activities": activities,
         "more_activities": more,

@@ -19,12 +19,13 @@ from portal.web.requests import form_values, login_required, scope_of, visible_c
 AUTOCOMPLETE_LIMIT = 10
 
 
-def _choices(scope: Scope) -> dict:
-    return {
-        "statuses": CLIENT_STATUSES,
-        "segments": SEGMENTS,
-        "owners": scope.active_people(),
-    }
+def _choices(scope: Scope, chosen_owner: int | None = None) -> dict:
+    owners = scope.owner_choices()
+    if chosen_owner and all(owner.id != chosen_owner for owner in owners):
+        # Someone deeper in the tree, reached through a link: offer them too.
+        extra = scope.users().where(User.id == chosen_owner).first()
+        owners = sorted([*owners, *([extra] if extra else [])], key=lambda o: o.name)
+    return {"statuses": CLIENT_STATUSES, "segments": SEGMENTS, "owners": owners}
 
 
 @login_required
@@ -34,7 +35,7 @@ async def client_list(request: Request) -> Response:
     page = listing.client_page(scope, filters)
     context = {"page": page, "filters": filters, "sorts": listing.SORTS}
     if not is_fragment_request(request):
-        context.update(_choices(scope))
+        context.update(_choices(scope, filters.owner))
     return render(request, "clients/list.html", context, block="results")
 
 
