@@ -92,6 +92,8 @@ class ClientPage:
 def filtered_clients(scope: Scope, filters: ClientFilters, query: pw.SelectQuery) -> pw.SelectQuery:
     """Apply the scope and the filters; every list, count and export starts here."""
     query = scope.clients(query)
+    # TODO: a trigram index (pg_trgm, SQLite FTS5 trigram) on search_text; LIKE
+    # scans every visible row, about 25 ms for a top manager at 100,000 clients.
     for term in fold(filters.q).split()[:5]:
         query = query.where(Client.search_text.contains(term))
     if filters.status:
