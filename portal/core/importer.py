@@ -7,6 +7,7 @@ nothing the visitor names reaches the file system.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
 COUNTRIES = ("ES", "MX", "AR", "CL", "CO", "PE", "EC", "UY", "PT", "FR", "DE", "IT", "GB", "US")
 PREVIEW_ROWS = 20
 UPLOAD_LIFETIME = 24 * 3600  # seconds
+_TOKEN = re.compile("[0-9a-f]{32}")
 
 
 @dataclass
@@ -140,9 +142,10 @@ def run_file_import(
 def _stored(request: Request) -> tuple[dict, Path]:
     """The visitor's own pending upload named in the URL, or 404."""
     token = request.path_params["token"]
-    if not token.isalnum():
+    if not _TOKEN.fullmatch(token):
         raise HTTPException(404)
     folder = _folder(request.app.state.settings)
+    _forget_abandoned(folder)
     meta_file, data_file = folder / f"{token}.json", folder / f"{token}.upload"
     if not meta_file.exists() or not data_file.exists():
         raise HTTPException(404)

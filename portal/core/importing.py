@@ -148,7 +148,8 @@ _LEGAL_FORM = re.compile(
     re.IGNORECASE,
 )
 
-_REVENUE_LIMIT = Decimal(10) ** 14  # the column has 16 digits, 2 decimal
+_REVENUE_LIMIT = Decimal(10) ** 14
+_EMPLOYEES_LIMIT = 10**9  # the column has 16 digits, 2 decimal
 
 
 @dataclass
@@ -366,6 +367,8 @@ def _employees(text: str, locale: str) -> int:
     count = f.parse_decimal(text, locale)
     if count != count.to_integral_value() or count < 0:
         raise f.FieldError("Not a whole number")
+    if count > _EMPLOYEES_LIMIT:
+        raise f.FieldError("Number too large")
     return int(count)
 
 
@@ -434,16 +437,20 @@ def write_clients(
 
 # ---------------------------------------------------- the file's number format
 
-_COMMA_DECIMAL = re.compile(r"-?\d{1,3}(\.\d{3})+(,\d+)?|-?\d+,\d+")
-_DOT_DECIMAL = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?|-?\d+\.(\d{1,2}|\d{4,})")
+# Only unmistakable spellings vote: "1.000" and "25,000" read either way.
+_COMMA_DECIMAL = re.compile(
+    r"-?\d{1,3}(\.\d{3})+,\d+|-?\d{1,3}(\.\d{3}){2,}|-?\d+,(\d{1,2}|\d{4,})"
+)
+_DOT_DECIMAL = re.compile(r"-?\d{1,3}(,\d{3})+\.\d+|-?\d{1,3}(,\d{3}){2,}|-?\d+\.(\d{1,2}|\d{4,})")
 _NUMERIC_FIELDS = ("annual_revenue", "employees", "latitude", "longitude")
 
 
 def guess_number_format(table: Table, mapping: dict[int, str]) -> str | None:
-    """ "es" (1.234,56) or "en" (1,234.56) as the file's numbers and dates show, or None.
+    """ "es" (1.234,56) or "en" (1,234.56) as the file's numbers show, or None.
 
-    "1.000" says nothing by itself; "1.234,56", "-7,50" or a date like 31/01
-    does, so the whole of each numeric and date column is read.
+    "1.000" or "25,000" say nothing by themselves; "1.234,56", "-7,50" or
+    "1,250,000.50" do, so the whole of each numeric column is read. Dates do
+    not vote: Mexico writes 31/01/2024 beside 1,250.50.
     """
     votes = {"es": 0, "en": 0}
     for column, target in mapping.items():
@@ -455,10 +462,6 @@ def guess_number_format(table: Table, mapping: dict[int, str]) -> str | None:
                     votes["es"] += 1
                 elif _DOT_DECIMAL.fullmatch(text):
                     votes["en"] += 1
-        elif target == "registered_on":
-            day_first = f.detect_day_first(values)
-            if day_first is not None:
-                votes["es" if day_first else "en"] += len(values)
     if votes["es"] == votes["en"]:
         return None
     return "es" if votes["es"] > votes["en"] else "en"

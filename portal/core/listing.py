@@ -57,7 +57,7 @@ class ClientFilters:
             owner=parse_id(owner),
             sort=sort if sort in SORTS else "name",
             descending=params.get("dir") == "desc",
-            size=int(size) if size.isdigit() and int(size) in PAGE_SIZES else 50,
+            size=parse_id(size) if parse_id(size) in PAGE_SIZES else 50,
             after=params.get("after", "")[:200],
             before=params.get("before", "")[:200],
         )

@@ -58,5 +58,10 @@ def authenticate(email: str, password: str, ip: str) -> User | None:
     return None
 
 
-def clear_failures(email: str) -> None:
-    LoginFailure.delete().where(LoginFailure.email == normalise_email(email)).execute()
+def clear_failures(email: str, ip: str) -> None:
+    """Forget this address's failures for the email; other addresses stay throttled."""
+    (
+        LoginFailure.delete()
+        .where(LoginFailure.email == normalise_email(email), LoginFailure.ip == ip)
+        .execute()
+    )

@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 MAX_ROWS = 100_000
 # No client list has more; a wider file is a mistake or an attack on the review page.
 MAX_COLUMNS = 200
+# Blank rows a sheet may hold besides its data before it counts as too long.
+_BLANK_ROWS_ALLOWED = 1_000
 DELIMITERS = (",", ";", "\t", "|")
 # Rows looked at to choose the delimiter; enough for a stable guess.
 SNIFF_ROWS = 50
@@ -88,7 +90,10 @@ def _build(numbered_rows: Iterable[tuple[int, list[str]]]) -> Table:
 def _decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         # Excel's "Unicode text" export.
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise TableError("Unknown text encoding: save the file as CSV UTF-8") from exc
     if b"\x00" in data:
         raise TableError("This does not look like a CSV file")
     try:
@@ -150,9 +155,16 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
         book.close()
         raise TableError("The workbook has no sheets")
     try:
-        rows = book.worksheets[0].iter_rows(values_only=True)
+        # Read one column past the limit, so a wider sheet is noticed without
+        # padding every row to the sheet's declared width (up to 16,384).
+        sheet = book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1)
         for number, values in enumerate(rows, start=1):
+            if number > MAX_ROWS + _BLANK_ROWS_ALLOWED:
+                raise TableError("Too many rows: the limit is %(limit)s", limit=MAX_ROWS)
             yield number, [_cell_text(value) for value in values]
+    except TableError:
+        raise
     except Exception as exc:
         raise _unreadable(exc) from exc
     finally:

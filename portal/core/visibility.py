@@ -140,6 +140,7 @@ class Scope:
             if row.is_active
             and self.covers(row.id, row.profile)
             and (row.profile in self.near or row.id == self.user.id)
+            and not self.tree.assistant.get(row.profile)
         ]
 
     def _owner_condition(self, owner_field: pw.Field) -> pw.Expression:

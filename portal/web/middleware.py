@@ -10,6 +10,7 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -142,16 +143,24 @@ class PortalMiddleware:
         replay = _replayer(bytes(body))
         given = request.headers.get(CSRF_HEADER, "")
         if given:
-            ok = hmac.compare_digest(given, expected)
+            ok = _same(given, expected)
             return replay, None if ok else _refuse(_expired_message())
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/")):
-            async with Request(scope, _replayer(bytes(body))).form() as form:
-                value = form.get(CSRF_FIELD, "")
-                given = value if isinstance(value, str) else ""
-        if not given or not hmac.compare_digest(given, expected):
+            try:
+                async with Request(scope, _replayer(bytes(body))).form() as form:
+                    value = form.get(CSRF_FIELD, "")
+                    given = value if isinstance(value, str) else ""
+            except HTTPException as problem:  # a malformed form or too many fields
+                return receive, _refuse(str(problem.detail), status_code=400)
+        if not given or not _same(given, expected):
             return replay, _refuse(_expired_message())
         return replay, None
+
+
+def _same(given: str, expected: str) -> bool:
+    # Bytes, because compare_digest refuses str with characters beyond ASCII.
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _static_sender(send: Send) -> Send:

@@ -95,3 +95,74 @@ def test_failures_from_elsewhere_do_not_lock_a_user_out(http: TestClient, ana: U
         LoginFailure.create(email="ana@example.com", ip="203.0.113.9")
     assert login.is_throttled("ana@example.com", "203.0.113.9")
     assert not login.is_throttled("ana@example.com", "198.51.100.7")
+
+
+def test_a_sheet_declaring_a_huge_area_is_read_quickly() -> None:
+    import io
+    import time
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet["A1"], sheet["A2"] = "Name", "Acme"
+    sheet.cell(row=5000, column=16384, value=" ")
+    data = io.BytesIO()
+    book.save(data)
+
+    started = time.perf_counter()
+    table = tabular.read_table(data.getvalue(), "wide.xlsx")
+    assert time.perf_counter() - started < 5, "must not pad rows to 16,384 columns"
+    assert table.rows == [["Acme"]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "csrf_token=%C3%A9&email=a&password=b",
+        "&".join(f"f{n}=x" for n in range(1500)),
+    ],
+    ids=["non-ascii token", "too many fields"],
+)
+def test_odd_forms_are_refused_not_crashed(http: TestClient, body: str) -> None:
+    http.get("/login")
+    answer = http.post(
+        "/login",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert answer.status_code in (400, 403)
+
+
+def test_odd_pages_and_files_are_refused_not_crashed(http: TestClient, ana: User) -> None:
+    assert http.get("/clients/import/" + "a" * 300).status_code == 404
+    assert http.get("/clients?size=%C2%B2").status_code == 200
+    token = "é".encode()  # headers travel as bytes; latin-1 é is not ASCII
+    answer = http.post("/clients/new", headers={"x-csrf-token": token}, follow_redirects=False)
+    assert answer.status_code == 403
+    with pytest.raises(tabular.TableError):
+        tabular.read_table(b"\xff\xfeN\x00a\x00,\x00x", "odd.csv")
+
+
+@pytest.mark.parametrize(
+    ("amounts", "expected"),
+    [
+        (["25,000", "1,500", "1,250,000.50"], "en"),  # a Mexican export
+        (["25,000", "120,000"], None),  # could be either: the user decides
+        (["1.234,56", "-7,50", "1.000"], "es"),
+        (["1.000", "2.500"], None),
+    ],
+)
+def test_only_unmistakable_numbers_decide_the_format(
+    amounts: list[str], expected: str | None
+) -> None:
+    from portal.core.importing import guess_number_format
+
+    table = tabular.Table(
+        headers=["Nombre", "Facturación", "Fecha alta"],
+        rows=[[f"C{n}", amount, "31/01/2024"] for n, amount in enumerate(amounts)],
+        lines=list(range(2, len(amounts) + 2)),
+    )
+    mapping = {0: "name", 1: "annual_revenue", 2: "registered_on"}
+    assert guess_number_format(table, mapping) == expected

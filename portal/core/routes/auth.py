@@ -34,7 +34,7 @@ async def login_page(request: Request) -> Response:
         context = {"next": target, "error": failure, "email": email}
         return render(request, "login.html", context, status_code=400)
 
-    login.clear_failures(email)
+    login.clear_failures(email, ip)
     # Rotation: the visitor's old session (if any) ends and a new token is issued.
     sessions.end_session(request.state.session_token)
     token = sessions.start_session(user, ip=ip, user_agent=request.headers.get("user-agent", ""))
