@@ -350,3 +350,12 @@ def test_abandoned_uploads_are_deleted_after_a_day(http: TestClient, ana: User) 
     left = pending_uploads(http.app.state.settings)
     assert len(left) == 2 and not set(left) & set(stale)
     assert http.get(first.headers["location"]).status_code == 404
+
+
+def test_a_stale_upload_cannot_be_opened_even_by_its_owner(http: TestClient, ana: User) -> None:
+    answer = upload(http, "a.csv", b"Name\nAcme\n")
+    day_ago = time.time() - 25 * 3600
+    for path in pending_uploads(http.app.state.settings):
+        os.utime(path, (day_ago, day_ago))
+    assert http.get(answer.headers["location"]).status_code == 404
+    assert pending_uploads(http.app.state.settings) == []
