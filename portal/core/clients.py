@@ -105,15 +105,27 @@ def validate(
     return form
 
 
-def _convert(form: ClientForm, name: str, normalise: Any, empty: Any = "") -> None:
-    text = clean(form.raw.get(name, ""))
+def convert(
+    raw: dict[str, str],
+    values: dict[str, Any],
+    errors: dict[str, str],
+    name: str,
+    normalise: Any,
+    empty: Any = "",
+) -> None:
+    """Store the normalised `raw[name]` in `values`, or its message in `errors`."""
+    text = clean(raw.get(name, ""))
     if not text:
-        form.values[name] = empty
+        values[name] = empty
         return
     try:
-        form.values[name] = normalise(text)
+        values[name] = normalise(text)
     except fields.FieldError as error:
-        form.errors[name] = error.translated()
+        errors[name] = error.translated()
+
+
+def _convert(form: ClientForm, name: str, normalise: Any, empty: Any = "") -> None:
+    convert(form.raw, form.values, form.errors, name, normalise, empty)
 
 
 def _coordinate(form: ClientForm, name: str, bound: int) -> None:

@@ -6,6 +6,7 @@ from zoneinfo import available_timezones
 
 from portal.config import LANGUAGES
 from portal.core import fields, sessions
+from portal.core.clients import convert
 from portal.core.models import PROFILE_KINDS, Profile, User
 from portal.core.passwords import MIN_LENGTH, hash_password
 from portal.core.visibility import ProfileTree
@@ -56,17 +57,15 @@ def validate_user(raw: dict[str, str], user: User | None) -> tuple[dict, dict]:
         errors["name"] = _("The name is required.")
     elif len(values["name"]) > 150:
         errors["name"] = _("At most %(n)s characters.", n=150)
-    try:
-        values["email"] = fields.normalise_email(clean(raw.get("email", "")))
-        if not values["email"]:
-            raise fields.FieldError("The email is required.")
+    convert(raw, values, errors, "email", fields.normalise_email)
+    if not values.get("email") and "email" not in errors:
+        errors["email"] = _("The email is required.")
+    elif values.get("email"):
         clash = User.select().where(User.email == values["email"])
         if user is not None:
             clash = clash.where(User.id != user.id)
         if clash.exists():
             errors["email"] = _("Another user already has this email.")
-    except fields.FieldError as error:
-        errors["email"] = error.translated()
     profile_id = raw.get("profile", "")
     values["profile"] = (
         Profile.get_or_none(Profile.id == parse_id(profile_id))

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.core import fields
+from portal.core.clients import convert
 from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, User
 from portal.database import db, utcnow
 from portal.i18n import current_zone
@@ -78,39 +79,29 @@ async def client_timeline(request: Request) -> Response:
     return render(request, "clients/timeline.html", context, block="timeline")
 
 
-def _contact_values(raw: dict[str, str]) -> tuple[dict, dict]:
-    values = {
-        name: clean(raw.get(name, "")) for name in ("name", "position", "email", "phone", "notes")
-    }
-    errors = {}
-    if not values["name"]:
-        errors["name"] = _("The name is required.")
-    for name, limit in (("name", 150), ("position", 100), ("notes", 10_000)):
+CONTACT_FIELDS = ("name", "position", "email", "phone", "notes")
+CONTACT_LIMITS = {"name": 150, "position": 100, "notes": NOTES_LIMIT}
+
+
+def _contact_values(request: Request, raw: dict[str, str]) -> tuple[dict, dict]:
+    values = {name: clean(raw.get(name, "")) for name in ("name", "position", "notes")}
+    errors: dict[str, str] = {}
+    for name, limit in CONTACT_LIMITS.items():
         if len(values[name]) > limit:
             errors[name] = _("At most %(n)s characters.", n=limit)
-    if values["email"]:
-        try:
-            values["email"] = fields.normalise_email(values["email"])
-        except fields.FieldError as error:
-            errors["email"] = error.translated()
+    if not values["name"]:
+        errors["name"] = _("The name is required.")
+    region = request.app.state.settings.phone_region
+    convert(raw, values, errors, "email", fields.normalise_email)
+    convert(raw, values, errors, "phone", lambda text: fields.normalise_phone(text, region))
     return values, errors
-
-
-def _normalise_contact_phone(request: Request, values: dict, errors: dict) -> None:
-    if values["phone"]:
-        try:
-            region = request.app.state.settings.phone_region
-            values["phone"] = fields.normalise_phone(values["phone"], region)
-        except fields.FieldError as error:
-            errors["phone"] = error.translated()
 
 
 @login_required
 async def contact_add(request: Request) -> Response:
     client = visible_client(request)
     raw = await form_values(request)
-    values, errors = _contact_values(raw)
-    _normalise_contact_phone(request, values, errors)
+    values, errors = _contact_values(request, raw)
     if errors:
         context = detail_context(request, client, contact_form=raw, contact_errors=errors)
         return render(request, "clients/detail.html", context, status_code=400)
@@ -131,14 +122,11 @@ async def contact_edit(request: Request) -> Response:
     client = visible_client(request, to_change=True)
     contact = _contact(request, client)
     if request.method == "GET":
-        raw = {
-            name: getattr(contact, name) for name in ("name", "position", "email", "phone", "notes")
-        }
+        raw = {name: getattr(contact, name) for name in CONTACT_FIELDS}
         context = {"client": client, "contact": contact, "form": raw, "errors": {}}
         return render(request, "clients/contact_edit.html", context)
     raw = await form_values(request)
-    values, errors = _contact_values(raw)
-    _normalise_contact_phone(request, values, errors)
+    values, errors = _contact_values(request, raw)
     if errors:
         context = {"client": client, "contact": contact, "form": raw, "errors": errors}
         return render(request, "clients/contact_edit.html", context, status_code=400)

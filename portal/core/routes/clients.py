@@ -46,21 +46,23 @@ async def client_detail(request: Request) -> Response:
     return render(request, "clients/detail.html", context)
 
 
-async def _render_form(
+def _render_form(
     request: Request, raw: dict[str, str], errors: dict[str, str], *,
     client: Client | None = None, conflict: bool = False, status_code: int = 200,
 ) -> Response:  # fmt: skip
+    # TODO: an owner picker that searches, for managers over many hundreds of people.
+    owners = list(scope_of(request).may_own().order_by(User.name))
+    if client is not None and all(owner.id != client.owner_id for owner in owners):
+        owners.insert(0, User.get_by_id(client.owner_id))
     context = {
         "form": raw,
         "errors": errors,
         "client": client,
         "conflict": conflict,
-        **_choices(scope_of(request)),
+        "statuses": CLIENT_STATUSES,
+        "segments": SEGMENTS,
+        "owners": owners,
     }
-    owners = list(scope_of(request).may_own().order_by(User.name))
-    if client is not None and all(owner.id != client.owner_id for owner in owners):
-        owners.insert(0, User.get_by_id(client.owner_id))
-    context["owners"] = owners
     return render(request, "clients/form.html", context, status_code=status_code)
 
 
@@ -70,11 +72,11 @@ async def client_new(request: Request) -> Response:
     settings = request.app.state.settings
     if request.method == "GET":
         owner = request.state.user if scope.owns else None
-        return await _render_form(request, clients.empty_form(owner, settings.phone_region), {})
+        return _render_form(request, clients.empty_form(owner, settings.phone_region), {})
     raw = await form_values(request)
     form = clients.validate(raw, scope, settings)
     if not form.ok:
-        return await _render_form(request, raw, form.errors, status_code=400)
+        return _render_form(request, raw, form.errors, status_code=400)
     client = clients.create_client(form)
     return see_other(f"/clients/{client.id}")
 
@@ -86,14 +88,14 @@ async def client_edit(request: Request) -> Response:
     if request.method == "GET":
         raw = clients.form_from_client(client)
         raw["version"] = str(client.version)
-        return await _render_form(request, raw, {}, client=client)
+        return _render_form(request, raw, {}, client=client)
     raw = await form_values(request)
     form = clients.validate(raw, scope, request.app.state.settings, current=client)
     if not form.ok:
-        return await _render_form(request, raw, form.errors, client=client, status_code=400)
+        return _render_form(request, raw, form.errors, client=client, status_code=400)
     version = parse_id(raw.get("version", "")) or -1
     if not clients.update_client(client, form, version):
-        return await _render_form(request, raw, {}, client=client, conflict=True, status_code=409)
+        return _render_form(request, raw, {}, client=client, conflict=True, status_code=409)
     return see_other(f"/clients/{client.id}")
 
 
