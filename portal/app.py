@@ -16,8 +16,10 @@ from starlette.staticfiles import StaticFiles
 
 from portal.config import Settings
 from portal.core import importer
-from portal.core.routes import account, admin, auth, clients
+from portal.core.permissions import Registry
+from portal.core.routes import account, auth, clients, profiles, users
 from portal.database import open_database
+from portal.mail import Mailer
 from portal.plugins import build_manager, collect
 from portal.web import errors
 from portal.web.middleware import PortalMiddleware
@@ -48,7 +50,8 @@ def create_app(
         *account.routes,
         *clients.routes,
         *importer.routes,
-        *admin.routes,
+        *profiles.routes,
+        *users.routes,
         *collect(manager.hook.register_routes, settings=settings),
         *static_mounts,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -65,7 +68,9 @@ def create_app(
     app.state.plugins = manager
     template_dirs = collect(manager.hook.register_template_dirs)
     app.state.templates = build_environment(template_dirs, settings)
-    app.state.menu_for = menu_builder(manager)
+    app.state.mailer = Mailer(settings.smtp_url, settings.mail_from)
+    app.state.permissions = Registry.from_plugins(manager)
+    app.state.menu_for = menu_builder(app.state.permissions)
     logger.info("Cartera ready on %s", settings.base_url)
     return app
 

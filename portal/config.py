@@ -24,6 +24,8 @@ class Settings:
     disabled_plugins: tuple[str, ...] = ()
     max_upload_bytes: int = 10 * 1024 * 1024
     secure_cookies: bool = False
+    smtp_url: str = ""
+    mail_from: str = "Cartera <cartera@localhost>"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -49,6 +51,8 @@ class Settings:
             disabled_plugins=tuple(p for p in disabled.split(",") if p),
             max_upload_bytes=int(env.get("CARTERA_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)),
             secure_cookies=base_url.startswith("https://"),
+            smtp_url=env.get("CARTERA_SMTP_URL", ""),
+            mail_from=env.get("CARTERA_MAIL_FROM", "Cartera <cartera@localhost>"),
         )
 
     def with_secret(self) -> Settings:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from portal.config import Settings
-    from portal.core.models import User
+    from portal.core.permissions import Permission, Tab
 
 hookspec = pluggy.HookspecMarker("cartera")
 hookimpl = pluggy.HookimplMarker("cartera")
@@ -65,9 +65,23 @@ def register_static_dirs() -> list[tuple[str, Path]] | None:
     """Called at app creation. Return `(prefix, folder)` pairs served under /static."""
 
 
-@hookspec
-def menu_items(user: User) -> list[dict[str, Any]] | None:
-    """Called when rendering the navigation for `user`.
+# ---------------------------------------------------------------- permissions
 
-    Return entries `{"label", "url", "order"}`; only entries the user may open.
+
+@hookspec
+def register_permission_tabs() -> list[Tab] | None:
+    """Called at app creation. Return extra tabs for the permission matrix.
+
+    A plugin that declares content restrictions of its own (billing: what may be
+    invoiced) puts them in a tab of its own; `None` means it adds no tab.
+    """
+
+
+@hookspec
+def register_permissions() -> list[Permission] | None:
+    """Called at app creation. Return the permission keys the plugin checks.
+
+    Keys with a `url` in the "menus" tab are also the plugin's navigation entries:
+    a user sees an entry, and may open its pages, only while their profile holds
+    the key. Each key's `tab` must be a core tab or one the plugin registers.
     """

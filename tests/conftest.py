@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import socket
 import uuid
 from collections.abc import Iterator
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 import peewee as pw
 import pytest
@@ -61,13 +66,51 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield url
 
 
+class Mailbox:
+    """Messages a real local SMTP server received, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
+        parsed = BytesParser(policy=email_policy.default).parsebytes(envelope.content)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[str, Mailbox]]:
+    """An SMTP server on a free loopback port for the whole run."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield f"smtp://127.0.0.1:{controller.port}?tls=off", mailbox
+    controller.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def mailbox(smtp_server: tuple[str, Mailbox]) -> Mailbox:
+    """The test's view of the SMTP server, emptied first."""
+    smtp_server[1].messages.clear()
+    return smtp_server[1]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, smtp_server: tuple[str, Mailbox]) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
         secret_key="test-secret-key",
         max_upload_bytes=2 * 1024 * 1024,
+        smtp_url=smtp_server[0],
     )
 
 
@@ -115,8 +158,6 @@ def token(client: TestClient, path: str = "/") -> str:
 
 
 # Helpers added for the HTTP tests; imported here to keep the additions in one place.
-from typing import Any  # noqa: E402
-
 import httpx2 as httpx  # noqa: E402
 
 

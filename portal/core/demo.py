@@ -27,6 +27,7 @@ from stdnum.mx import rfc
 
 from portal.core.models import Activity, Client, Contact, Profile, User
 from portal.core.passwords import MIN_LENGTH, hash_password
+from portal.core.permissions import write_grants
 from portal.database import db, utcnow
 from portal.text import fold
 
@@ -84,6 +85,32 @@ Asistencia técnica Centro|hierarchical|Jefatura Centro|assistant
 Back office|structural||
 Administración del sistema|structural||
 """
+
+_CLIENT_MENUS = {"menu.clients": "", "menu.clients.import": "", "menu.clients.export": ""}
+# What each kind of profile holds, by the start of its name; see permissions.py.
+_GRANTS = {
+    "Dirección": {
+        **_CLIENT_MENUS,
+        "menu.admin": "",
+        "menu.admin.users": "",
+        "clients.discount": "25",
+        "clients.coordinates": "",
+        "clients.supplier": "",
+        "clients.visible_to_all": "",
+    },
+    "Jefatura": {**_CLIENT_MENUS, "clients.discount": "15", "clients.coordinates": ""},
+    "Comercial": {**_CLIENT_MENUS, "clients.discount": "10"},
+    "Asistencia": {"menu.clients": "", "clients.coordinates": ""},
+    "Back office": {
+        **_CLIENT_MENUS,
+        "clients.discount": "5",
+        "clients.coordinates": "",
+        "clients.supplier": "",
+        "clients.fiscal_id_other": "",
+        "clients.visible_to_all": "",
+    },
+    "Administración": {},
+}
 
 # role | name | profile | language | time zone | zones whose clients they own.
 # A line ending in a backslash goes on in the next (Python joins them).
@@ -569,12 +596,15 @@ def _ensure_empty() -> None:
 def _create_profiles() -> dict[str, int]:
     ids: dict[str, int] = {}
     for name, kind, parent, assistant in _rows(_PROFILES):
-        profile = Profile.create(
+        profile = Profile(
             name=name,
             kind=kind,
             parent=ids.get(parent),
             is_assistant=assistant == "assistant",
         )
+        grants = next(g for prefix, g in _GRANTS.items() if name.startswith(prefix))
+        write_grants(profile, grants)
+        profile.save()
         ids[name] = profile.id
     return ids
 

@@ -26,7 +26,7 @@ from portal.database import utcnow
 from portal.i18n import current_language
 from portal.i18n import gettext as _
 from portal.web.rendering import render, see_other
-from portal.web.requests import login_required, scope_of
+from portal.web.requests import permission_required, scope_of
 
 ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
 # Countries offered for rows that name none (phones without a prefix too).
@@ -155,7 +155,7 @@ def _stored(request: Request) -> tuple[dict, Path]:
     return meta, data_file
 
 
-@login_required
+@permission_required("menu.clients.import")
 async def upload(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "clients/import_upload.html", {"error": ""})
@@ -197,7 +197,7 @@ def _mapping_from(form: dict[str, str], columns: int) -> dict[int, str]:
     return mapping
 
 
-@login_required
+@permission_required("menu.clients.import")
 async def review(request: Request) -> Response:
     """Mapping and preview (GET or 'preview'), or the import itself ('import')."""
     meta, data_file = _stored(request)

@@ -13,6 +13,8 @@ CLIENT_STATUSES = ("lead", "prospect", "customer")
 SEGMENTS = ("large", "medium", "small")
 FISCAL_ID_TYPES = ("nif", "nie", "cif", "other", "foreign")
 ACTIVITY_KINDS = ("call", "visit", "email", "note")
+# What a new profile holds until the administrator changes it: the client menus.
+BASELINE_GRANTS = '{"menu.clients":"","menu.clients.export":"","menu.clients.import":""}'
 
 
 class Profile(BaseModel):
@@ -20,6 +22,8 @@ class Profile(BaseModel):
     kind = pw.CharField(max_length=20, default="hierarchical")
     parent = pw.ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
     is_assistant = pw.BooleanField(default=False)
+    # The permission keys held, as JSON {key: value}; see portal/core/permissions.py.
+    grants = pw.TextField(default=BASELINE_GRANTS)
 
     class Meta:
         table_name = "profile"
@@ -140,6 +144,30 @@ class Activity(BaseModel):
         indexes = ((("client", "happened_at"), False),)
 
 
+class AuditEntry(BaseModel):
+    """Business history: who changed what, when, with the values before and after."""
+
+    at = pw.DateTimeField(default=utcnow)
+    actor = pw.ForeignKeyField(User, null=True, backref="audit_entries", on_delete="SET NULL")
+    # Kept beside the key so the entry still reads right if the user is renamed.
+    actor_name = pw.CharField(max_length=150, default="")
+    action = pw.CharField(max_length=100)
+    object_type = pw.CharField(max_length=50, default="")
+    object_id = pw.BigIntegerField(null=True)
+    object_label = pw.CharField(max_length=200, default="")
+    before = pw.TextField(default="{}")
+    after = pw.TextField(default="{}")
+    ip = pw.CharField(max_length=45, default="")
+
+    class Meta:
+        table_name = "audit_entry"
+        indexes = (
+            (("at", "id"), False),
+            (("action", "at"), False),
+            (("object_type", "object_id"), False),
+        )
+
+
 class SchemaMigration(BaseModel):
     name = pw.CharField(max_length=150, primary_key=True)
     applied_at = pw.DateTimeField(default=utcnow)
@@ -148,4 +176,13 @@ class SchemaMigration(BaseModel):
         table_name = "schema_migration"
 
 
-CORE_MODELS = (Profile, User, UserSession, LoginFailure, Client, Contact, Activity)
+CORE_MODELS = (
+    Profile,
+    User,
+    UserSession,
+    LoginFailure,
+    Client,
+    Contact,
+    Activity,
+    AuditEntry,
+)

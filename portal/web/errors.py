@@ -24,7 +24,7 @@ _OTHER_TITLE = N_("Error")
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     title = _(_TITLES.get(exc.status_code, _OTHER_TITLE))
-    detail = exc.detail if exc.status_code in (400, 413) else ""
+    detail = exc.detail if exc.status_code in (400, 403, 413) else ""
     if "user" not in request.state._state:
         return Response(title, status_code=exc.status_code)
     return render(

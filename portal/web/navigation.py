@@ -1,29 +1,32 @@
-"""The navigation menu: core entries plus what plugins declare."""
+"""The navigation: the menu keys of the registry that the user's profile holds."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-import pluggy
-
 from portal.core.models import User
+from portal.core.permissions import Grants, Registry
 from portal.i18n import gettext as _
-from portal.plugins import collect
 
 
-def menu_builder(manager: pluggy.PluginManager) -> Callable[[User | None], list[dict]]:
-    def menu_for(user: User | None) -> list[dict[str, Any]]:
+def menu_builder(registry: Registry) -> Callable[[User | None, Grants], list[dict]]:
+    """Entries in tree order; a group shows when it holds at least one entry."""
+
+    def menu_for(user: User | None, grants: Grants) -> list[dict[str, Any]]:
         if user is None:
             return []
-        entries = [
-            {"label": _("Home"), "url": "/", "order": 0},
-            {"label": _("Clients"), "url": "/clients", "order": 10},
-        ]
-        if user.is_admin:
-            entries.append({"label": _("Profiles"), "url": "/admin/profiles", "order": 90})
-            entries.append({"label": _("Users"), "url": "/admin/users", "order": 91})
-        entries.extend(collect(manager.hook.menu_items, user=user))
-        return sorted(entries, key=lambda entry: entry["order"])
+        entries: list[dict[str, Any]] = [{"label": _("Home"), "url": "/", "children": []}]
+        groups: dict[str, dict[str, Any]] = {}
+        for permission, depth in registry.menu():
+            if not grants.has(permission.key):
+                continue
+            entry = {"label": _(permission.label), "url": permission.url, "children": []}
+            if depth == 0:
+                entries.append(entry)
+                groups[permission.key] = entry
+            elif permission.parent in groups and permission.url:
+                groups[permission.parent]["children"].append(entry)
+        return [e for e in entries if e["url"] or e["children"]]
 
     return menu_for

@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from portal import i18n
 from portal.core.fields import display_phone
+from portal.core.permissions import Grants
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -57,6 +58,14 @@ def is_fragment_request(request: Request) -> bool:
     )
 
 
+def grants_of(request: Request) -> Grants:
+    """What the current user may open and do, built once per request."""
+    grants = getattr(request.state, "grants", None)
+    if grants is None:
+        grants = request.state.grants = Grants.of(request.state.user)
+    return grants
+
+
 def render(
     request: Request,
     template: str,
@@ -73,7 +82,8 @@ def render(
         "csrf_token": request.state.csrf_token,
         "language": i18n.current_language.get(),
         "url": request.app.url_path_for,
-        "menu": request.app.state.menu_for(request.state.user),
+        "menu": request.app.state.menu_for(request.state.user, grants_of(request)),
+        "grants": grants_of(request),
         **(context or {}),
     }
     if block and is_fragment_request(request):

@@ -13,7 +13,8 @@ from starlette.responses import Response
 
 from portal.core.models import Client, User
 from portal.core.visibility import Scope
-from portal.web.rendering import see_other
+from portal.i18n import gettext as _
+from portal.web.rendering import grants_of, see_other
 
 View = Callable[[Request], Awaitable[Response]]
 
@@ -37,7 +38,28 @@ def login_required(view: View) -> View:
     return wrapper
 
 
+def permission_required(key: str) -> Callable[[View], View]:
+    """Refuse the view (403, with the entry's name) unless the profile holds `key`."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        async def wrapper(request: Request) -> Response:
+            if not grants_of(request).has(key):
+                registry = request.app.state.permissions
+                label = _(registry.permissions[key].label)
+                raise HTTPException(
+                    403, _("Your profile does not include “%(entry)s”.", entry=label)
+                )
+            return await view(request)
+
+        return login_required(wrapper)
+
+    return decorate
+
+
 def admin_required(view: View) -> View:
+    """Only administrators (for what no permission key may hand out)."""
+
     @wraps(view)
     async def wrapper(request: Request) -> Response:
         user = request.state.user

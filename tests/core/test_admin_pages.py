@@ -66,7 +66,9 @@ READ_ONLY = ("/admin/profiles", "/admin/users")
 
 
 @pytest.mark.parametrize("path", ADMIN_PAGES)
-def test_non_admins_get_not_found(http: TestClient, top: Profile, path: str) -> None:
+def test_profiles_without_the_admin_menus_are_refused(
+    http: TestClient, top: Profile, path: str
+) -> None:
     rep = make_user("rep@example.com", make_profile("Ventas", parent=top), language="en")
     with TestClient(http.app, base_url="http://testserver") as browser:
         log_in(browser, "rep@example.com")
@@ -87,8 +89,9 @@ def test_non_admins_get_not_found(http: TestClient, top: Profile, path: str) -> 
         )
         menu = browser.get("/").text
 
-    assert seen.status_code == 404
-    assert changed.status_code == (405 if path in READ_ONLY else 404)
+    assert seen.status_code == 403
+    assert "Your profile does not include" in seen.text
+    assert changed.status_code == (405 if path in READ_ONLY else 403)
     assert "Dirección" not in seen.text + changed.text
     assert Profile.select().where(Profile.name == "Hacked").count() == 0
     assert User.get_by_id(rep.id).is_admin is False

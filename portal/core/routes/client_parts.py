@@ -19,7 +19,13 @@ from portal.i18n import current_zone
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
 from portal.web.rendering import render, see_other
-from portal.web.requests import form_values, login_required, scope_of, visible_client
+from portal.web.requests import (
+    form_values,
+    login_required,
+    permission_required,
+    scope_of,
+    visible_client,
+)
 
 TIMELINE_PAGE = 20
 NOTES_LIMIT = 10_000
@@ -70,7 +76,7 @@ def detail_context(request: Request, client: Client, **extra: object) -> dict:
     }
 
 
-@login_required
+@permission_required("menu.clients")
 async def client_timeline(request: Request) -> Response:
     client = visible_client(request)
     before = request.query_params.get("before", "")
@@ -97,7 +103,7 @@ def _contact_values(request: Request, raw: dict[str, str]) -> tuple[dict, dict]:
     return values, errors
 
 
-@login_required
+@permission_required("menu.clients")
 async def contact_add(request: Request) -> Response:
     client = visible_client(request)
     raw = await form_values(request)
@@ -117,7 +123,7 @@ def _contact(request: Request, client: Client) -> Contact:
     return contact
 
 
-@login_required
+@permission_required("menu.clients")
 async def contact_edit(request: Request) -> Response:
     client = visible_client(request, to_change=True)
     contact = _contact(request, client)
@@ -134,7 +140,7 @@ async def contact_edit(request: Request) -> Response:
     return see_other(f"/clients/{client.id}#contacts")
 
 
-@login_required
+@permission_required("menu.clients")
 async def contact_delete(request: Request) -> Response:
     client = visible_client(request, to_change=True)
     contact = _contact(request, client)
@@ -157,7 +163,7 @@ def _parse_local_time(text: str) -> datetime | None:
         return None
 
 
-@login_required
+@permission_required("menu.clients")
 async def activity_add(request: Request) -> Response:
     client = visible_client(request)
     raw = await form_values(request)

@@ -14,7 +14,12 @@ from portal.core.visibility import Scope
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
 from portal.web.rendering import is_fragment_request, render, see_other
-from portal.web.requests import form_values, login_required, scope_of, visible_client
+from portal.web.requests import (
+    form_values,
+    permission_required,
+    scope_of,
+    visible_client,
+)
 
 AUTOCOMPLETE_LIMIT = 10
 
@@ -28,7 +33,7 @@ def _choices(scope: Scope, chosen_owner: int | None = None) -> dict:
     return {"statuses": CLIENT_STATUSES, "segments": SEGMENTS, "owners": owners}
 
 
-@login_required
+@permission_required("menu.clients")
 async def client_list(request: Request) -> Response:
     scope = scope_of(request)
     filters = listing.ClientFilters.from_params(dict(request.query_params))
@@ -39,7 +44,7 @@ async def client_list(request: Request) -> Response:
     return render(request, "clients/list.html", context, block="results")
 
 
-@login_required
+@permission_required("menu.clients")
 async def client_detail(request: Request) -> Response:
     client = visible_client(request)
     context = client_parts.detail_context(request, client)
@@ -66,7 +71,7 @@ def _render_form(
     return render(request, "clients/form.html", context, status_code=status_code)
 
 
-@login_required
+@permission_required("menu.clients")
 async def client_new(request: Request) -> Response:
     scope = scope_of(request)
     settings = request.app.state.settings
@@ -81,7 +86,7 @@ async def client_new(request: Request) -> Response:
     return see_other(f"/clients/{client.id}")
 
 
-@login_required
+@permission_required("menu.clients")
 async def client_edit(request: Request) -> Response:
     client = visible_client(request, to_change=True)
     scope = scope_of(request)
@@ -99,7 +104,7 @@ async def client_edit(request: Request) -> Response:
     return see_other(f"/clients/{client.id}")
 
 
-@login_required
+@permission_required("menu.clients")
 async def client_delete(request: Request) -> Response:
     client = visible_client(request, to_change=True)
     if request.method == "GET":
@@ -108,7 +113,7 @@ async def client_delete(request: Request) -> Response:
     return see_other("/clients")
 
 
-@login_required
+@permission_required("menu.clients.export")
 async def client_export(request: Request) -> Response:
     scope = scope_of(request)
     kind = request.path_params["kind"]
@@ -127,7 +132,7 @@ async def client_export(request: Request) -> Response:
     return Response(body, media_type=media, headers=headers)
 
 
-@login_required
+@permission_required("menu.clients")
 async def client_autocomplete(request: Request) -> Response:
     scope = scope_of(request)
     filters = listing.ClientFilters(q=clean(request.query_params.get("q", ""))[:100])
