@@ -20,6 +20,7 @@ from portal.app import create_app
 from portal.config import Settings
 from portal.core import people
 from portal.core.models import Profile, User
+from portal.core.permissions import read_grants, write_grants
 from portal.database import db, open_database
 from portal.migrations import migrate
 from portal.plugins import build_manager
@@ -130,6 +131,25 @@ def http(app: object) -> Iterator[TestClient]:
 
 def make_profile(name: str, parent: Profile | None = None, **extra: object) -> Profile:
     return Profile.create(name=name, parent=parent, **extra)
+
+
+def grant(profile: Profile, *keys: str, **limits: str) -> Profile:
+    """Add permission keys (and keys with a limit: `discount="15"`) to a profile."""
+    held = read_grants(profile)
+    held.update(dict.fromkeys(keys, ""))
+    held.update({f"clients.{name}": value for name, value in limits.items()})
+    write_grants(profile, held)
+    profile.save()
+    return profile
+
+
+# Every content restriction on clients, for tests about something else.
+CLIENT_KEYS = (
+    "clients.visible_to_all",
+    "clients.coordinates",
+    "clients.supplier",
+    "clients.fiscal_id_other",
+)
 
 
 def make_user(email: str, profile: Profile, **extra: object) -> User:

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from portal.config import Settings
-from portal.core import fields
+from portal.core import fields, restrictions
 from portal.core.models import (
     CLIENT_KINDS,
     CLIENT_STATUSES,
@@ -16,6 +16,7 @@ from portal.core.models import (
     Client,
     User,
 )
+from portal.core.permissions import Grants
 from portal.core.visibility import Scope
 from portal.database import db, utcnow
 from portal.i18n import gettext as _
@@ -34,7 +35,7 @@ EDITABLE = (
     "name", "kind", "status", "is_supplier", "segment", "zone", "owner",
     "fiscal_id_type", "fiscal_id", "email", "phone", "mobile", "address", "city",
     "postal_code", "province", "country", "website", "notes", "latitude",
-    "longitude", "visible_to_all",
+    "longitude", "visible_to_all", "discount",
 )  # fmt: skip
 
 
@@ -52,9 +53,22 @@ class ClientForm:
 
 
 def validate(
-    raw: dict[str, str], scope: Scope, settings: Settings, current: Client | None = None
+    raw: dict[str, str],
+    scope: Scope,
+    settings: Settings,
+    grants: Grants,
+    current: Client | None = None,
 ) -> ClientForm:
-    """Check a posted client form; `current` is the client being edited, if any."""
+    """Check a posted client form; `current` is the client being edited, if any.
+
+    Fields the profile may not change are not offered; when one is absent its
+    current value stands, and when one is sent anyway it is refused unless it
+    leaves the value as it was.
+    """
+    kept = form_from_client(current) if current is not None else {}
+    for name in restrictions.locked_fields(grants):
+        if name not in raw:
+            raw = {**raw, name: kept.get(name, "")}
     form = ClientForm(raw=raw)
     values, errors = form.values, form.errors
     for name, limit in TEXT_LIMITS.items():
@@ -91,6 +105,7 @@ def validate(
     _convert(form, "country", fields.normalise_country, empty=settings.phone_region)
     _coordinate(form, "latitude", 90)
     _coordinate(form, "longitude", 180)
+    _percentage(form, "discount")
 
     owner_id = parse_id(raw.get("owner", ""))
     owner = None
@@ -102,6 +117,8 @@ def validate(
     if owner is None:
         errors["owner"] = _("Choose an owner among the people you can see.")
     values["owner"] = owner
+    for name, message in restrictions.client_refusals(values, grants, current).items():
+        errors.setdefault(name, message)
     return form
 
 
@@ -141,6 +158,21 @@ def _coordinate(form: ClientForm, name: str, bound: int) -> None:
         form.errors[name] = _("A number between -%(n)s and %(n)s.", n=bound)
     else:
         form.values[name] = number.quantize(Decimal("0.000001"))
+
+
+def _percentage(form: ClientForm, name: str) -> None:
+    text = clean(form.raw.get(name, "")).replace(",", ".").removesuffix("%").strip()
+    form.values[name] = Decimal(0)
+    if not text:
+        return
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or not 0 <= number <= 100:
+        form.errors[name] = _("A percentage between 0 and 100.")
+    else:
+        form.values[name] = number.quantize(Decimal("0.01"))
 
 
 def create_client(form: ClientForm) -> Client:

@@ -93,6 +93,8 @@ class Client(BaseModel):
     latitude = pw.DecimalField(max_digits=9, decimal_places=6, null=True)
     longitude = pw.DecimalField(max_digits=9, decimal_places=6, null=True)
     visible_to_all = pw.BooleanField(default=False)
+    # Percentage off list prices; how much a profile may grant is a permission.
+    discount = pw.DecimalField(max_digits=5, decimal_places=2, default=0, auto_round=True)
     # Accent- and case-folded copies kept for search and Spanish-aware sorting.
     search_text = pw.TextField(default="")
     sort_name = pw.CharField(max_length=200, default="")
@@ -168,6 +170,23 @@ class AuditEntry(BaseModel):
         )
 
 
+class Tag(BaseModel):
+    name = pw.CharField(max_length=50, unique=True)
+    colour = pw.CharField(max_length=7, default="#5b6b7f")
+
+    class Meta:
+        table_name = "tag"
+
+
+class ClientTag(BaseModel):
+    client = pw.ForeignKeyField(Client, backref="tag_links", on_delete="CASCADE")
+    tag = pw.ForeignKeyField(Tag, backref="client_links", on_delete="CASCADE")
+
+    class Meta:
+        table_name = "client_tag"
+        indexes = ((("client", "tag"), True),)
+
+
 class SchemaMigration(BaseModel):
     name = pw.CharField(max_length=150, primary_key=True)
     applied_at = pw.DateTimeField(default=utcnow)
@@ -185,4 +204,6 @@ CORE_MODELS = (
     Contact,
     Activity,
     AuditEntry,
+    Tag,
+    ClientTag,
 )

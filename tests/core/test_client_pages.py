@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from portal.core import listing
 from portal.core.models import Activity, Client, Contact, User
-from tests.conftest import log_in, make_profile, make_user, post_form
+from tests.conftest import CLIENT_KEYS, grant, log_in, make_profile, make_user, post_form
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -31,9 +31,9 @@ class Team:
 
 @pytest.fixture
 def team(http: TestClient) -> Team:
-    top = make_profile("Dirección")
-    north = make_profile("Norte", parent=top)
-    south = make_profile("Sur", parent=top)
+    top = grant(make_profile("Dirección"), *CLIENT_KEYS, discount="100")
+    north = grant(make_profile("Norte", parent=top), *CLIENT_KEYS, discount="100")
+    south = grant(make_profile("Sur", parent=top), *CLIENT_KEYS, discount="100")
     people = Team(
         boss=make_user("boss@example.com", top, language="en"),
         ana=make_user("ana@example.com", north, language="en"),

@@ -7,13 +7,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core import clients, exporting, listing
+from portal.core import clients, exporting, listing, restrictions
 from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, User
 from portal.core.routes import client_parts
 from portal.core.visibility import Scope
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
-from portal.web.rendering import is_fragment_request, render, see_other
+from portal.web.rendering import grants_of, is_fragment_request, render, see_other
 from portal.web.requests import (
     form_values,
     permission_required,
@@ -67,6 +67,8 @@ def _render_form(
         "statuses": CLIENT_STATUSES,
         "segments": SEGMENTS,
         "owners": owners,
+        "locked": restrictions.locked_fields(grants_of(request)),
+        "discount_limit": grants_of(request).limit("clients.discount"),
     }
     return render(request, "clients/form.html", context, status_code=status_code)
 
@@ -79,7 +81,7 @@ async def client_new(request: Request) -> Response:
         owner = request.state.user if scope.owns else None
         return _render_form(request, clients.empty_form(owner, settings.phone_region), {})
     raw = await form_values(request)
-    form = clients.validate(raw, scope, settings)
+    form = clients.validate(raw, scope, settings, grants_of(request))
     if not form.ok:
         return _render_form(request, raw, form.errors, status_code=400)
     client = clients.create_client(form)
@@ -95,7 +97,8 @@ async def client_edit(request: Request) -> Response:
         raw["version"] = str(client.version)
         return _render_form(request, raw, {}, client=client)
     raw = await form_values(request)
-    form = clients.validate(raw, scope, request.app.state.settings, current=client)
+    settings = request.app.state.settings
+    form = clients.validate(raw, scope, settings, grants_of(request), current=client)
     if not form.ok:
         return _render_form(request, raw, form.errors, client=client, status_code=400)
     version = parse_id(raw.get("version", "")) or -1
