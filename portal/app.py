@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from portal.config import Settings
 from portal.core import importer
 from portal.core.permissions import Registry
-from portal.core.routes import account, auth, clients, permissions, profiles, users
+from portal.core.routes import account, auth, clients, permissions, profiles, tags, users
 from portal.database import open_database
 from portal.mail import Mailer
 from portal.plugins import build_manager, collect
@@ -53,6 +53,7 @@ def create_app(
         *profiles.routes,
         *users.routes,
         *permissions.routes,
+        *tags.routes,
         *collect(manager.hook.register_routes, settings=settings),
         *static_mounts,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

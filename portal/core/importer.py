@@ -19,13 +19,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.config import Settings
-from portal.core import importing, tabular
+from portal.core import importing, restrictions, tabular
 from portal.core.models import Profile, User
+from portal.core.permissions import Grants
 from portal.core.visibility import Scope
 from portal.database import utcnow
 from portal.i18n import current_language
 from portal.i18n import gettext as _
-from portal.web.rendering import render, see_other
+from portal.web.rendering import grants_of, render, see_other
 from portal.web.requests import permission_required, scope_of
 
 ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
@@ -62,14 +63,24 @@ def _forget_abandoned(folder: Path) -> None:
 NUMBER_FORMATS = ("es", "en")
 
 
-def _convert(table: tabular.Table, mapping: dict[int, str], country: str, file_locale: str) -> list:
-    return importing.convert_rows(
+def _convert(
+    table: tabular.Table,
+    mapping: dict[int, str],
+    country: str,
+    file_locale: str,
+    grants: Grants,
+) -> list[importing.RowResult]:
+    results = importing.convert_rows(
         table,
         mapping,
         locale=file_locale,
         phone_region=country,
         default_country=country,
     )
+    for result in results:
+        refused = restrictions.client_refusals(result.values, grants)
+        result.errors += [(field, message) for field, message in refused.items()]
+    return results
 
 
 def run_import(
@@ -79,14 +90,17 @@ def run_import(
     default_owner: User,
     country: str,
     *,
+    grants: Grants,
     file_locale: str = "es",
     dry_run: bool = False,
 ) -> ImportReport:
     """Convert and store every valid row in one transaction; report the rest.
 
-    `country` applies to rows that name none, and to their phone numbers.
+    `country` applies to rows that name none, and to their phone numbers. A row
+    setting a field the importing profile may not set is refused like any
+    invalid row.
     """
-    results = _convert(table, mapping, country, file_locale)
+    results = _convert(table, mapping, country, file_locale, grants)
 
     def owner_for(email: str) -> User | None:
         return scope.may_own().where(User.email == email.strip().lower()).first()
@@ -132,7 +146,14 @@ def run_file_import(
     file_locale = file_locale or importing.guess_number_format(table, mapping) or "es"
     scope = Scope.for_user(owner)
     return run_import(
-        table, mapping, scope, owner, country, file_locale=file_locale, dry_run=dry_run
+        table,
+        mapping,
+        scope,
+        owner,
+        country,
+        grants=Grants.of(owner),
+        file_locale=file_locale,
+        dry_run=dry_run,
     )
 
 
@@ -235,7 +256,15 @@ async def review(request: Request) -> Response:
     if form.get("action") == "import" and not errors:
         # TODO: run files of more than a few thousand rows as a background job with
         # a progress bar once the job queue exists (issue 5); now the request waits.
-        report = run_import(table, mapping, scope, default_owner, country, file_locale=file_locale)
+        report = run_import(
+            table,
+            mapping,
+            scope,
+            default_owner,
+            country,
+            grants=grants_of(request),
+            file_locale=file_locale,
+        )
         data_file.unlink(missing_ok=True)
         data_file.with_suffix(".json").unlink(missing_ok=True)
         context = {"report": report, "filename": meta["filename"]}
@@ -248,7 +277,7 @@ async def review(request: Request) -> Response:
             rows=table.rows[:PREVIEW_ROWS],
             lines=table.lines[:PREVIEW_ROWS],
         )
-        preview = _convert(first_rows, mapping, country, file_locale)
+        preview = _convert(first_rows, mapping, country, file_locale, grants_of(request))
     context = {
         "token": request.path_params["token"],
         "filename": meta["filename"],

@@ -49,6 +49,8 @@ IMPORT_FIELDS: dict[str, str] = {
     "owner_email": N_("Owner (user email)"),
     "latitude": N_("Latitude"),
     "longitude": N_("Longitude"),
+    "is_supplier": N_("Supplier (yes or no)"),
+    "discount": N_("Discount percentage"),
     "contact_name": N_("Contact name"),
     "contact_email": N_("Contact email"),
     "contact_phone": N_("Contact phone"),
@@ -113,6 +115,8 @@ _HEADER_WORDS: dict[str, str] = {
     ),
     "latitude": "latitude latitud lat",
     "longitude": "longitude longitud lon lng",
+    "is_supplier": "supplier proveedor essupplier esproveedor issupplier",
+    "discount": "discount descuento dto discountpercent porcentajedescuento",
     "contact_name": (
         "contactname contacto contact personacontacto personadecontacto nombrecontacto"
     ),
@@ -335,6 +339,10 @@ def _convert_value(target: str, text: str, context: _Context) -> Any:
         case "latitude" | "longitude":
             limit = 90 if target == "latitude" else 180
             return _coordinate(text, context.locale, limit)
+        case "is_supplier":
+            return _yes_no(text)
+        case "discount":
+            return _percentage(text, context.locale)
     if target.startswith("contact_"):
         limit = _max_length(Contact, target.removeprefix("contact_"))
     else:
@@ -370,6 +378,26 @@ def _employees(text: str, locale: str) -> int:
     if count > _EMPLOYEES_LIMIT:
         raise f.FieldError("Number too large")
     return int(count)
+
+
+_YES = frozenset("yes y si s true verdadero 1 x".split())
+_NO = frozenset("no n false falso 0".split())
+
+
+def _yes_no(text: str) -> bool:
+    word = _header_key(text)
+    if word in _YES:
+        return True
+    if word in _NO:
+        return False
+    raise f.FieldError("Write yes or no")
+
+
+def _percentage(text: str, locale: str) -> Decimal:
+    value = f.parse_decimal(text.strip().removesuffix("%").strip(), locale)
+    if not 0 <= value <= 100:
+        raise f.FieldError("A percentage between 0 and 100")
+    return value.quantize(Decimal("0.01"))
 
 
 def _coordinate(text: str, locale: str, limit: int) -> Decimal:

@@ -81,7 +81,8 @@ CORE_PERMISSIONS = (
         92,
     ),
     Permission("menu.admin.users", N_("Users"), MENUS, "menu.admin", "/admin/users", 93),
-    Permission("menu.admin.audit", N_("Audit log"), MENUS, "menu.admin", "/admin/audit", 94),
+    Permission("menu.admin.tags", N_("Tags"), MENUS, "menu.admin", "/admin/tags", 94),
+    Permission("menu.admin.audit", N_("Audit log"), MENUS, "menu.admin", "/admin/audit", 95),
     Permission(
         "clients.visible_to_all",
         N_("Create clients visible to all users"),

@@ -17,7 +17,7 @@ from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
 from portal.config import Settings
-from portal.core.models import Activity, Client, Contact, User
+from portal.core.models import Activity, Client, Contact, Tag, User
 from portal.i18n import current_language
 from portal.web.rendering import build_environment
 from tests.conftest import csrf_from, log_in, make_profile, make_user, token
@@ -253,6 +253,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     user, client = _client_of("ana@example.com", "es")
     contact = Contact.create(client=client, name="Íñigo Ortiz", position="Gerente")
     Activity.create(client=client, author=user, kind="visit", subject="Primera visita")
+    tag = Tag.create(name="Preferente", colour="#336699")
     log_in(http, "ana@example.com")
 
     pages = [
@@ -273,6 +274,12 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
         "/admin/users",
         "/admin/users/new",
         f"/admin/users/{user.id}",
+        "/admin/permissions",
+        "/admin/permissions?tab=clients",
+        "/admin/tags",
+        "/admin/tags/new",
+        f"/admin/tags/{tag.id}",
+        f"/admin/tags/{tag.id}/delete",
         "/account",
     ]
     answers = {path: http.get(path) for path in pages}

@@ -11,14 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core import fields
+from portal.core import fields, restrictions, tagging
 from portal.core.clients import convert
-from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, User
+from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, Tag, User
 from portal.database import db, utcnow
 from portal.i18n import current_zone
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
-from portal.web.rendering import render, see_other
+from portal.web.rendering import grants_of, render, see_other
 from portal.web.requests import (
     form_values,
     login_required,
@@ -60,8 +60,14 @@ def detail_context(request: Request, client: Client, **extra: object) -> dict:
     activities, more = timeline(client)
     contacts = list(client.contacts.order_by(Contact.name, Contact.id))
     owner = User.get_by_id(client.owner_id)
+    grants = grants_of(request)
+    all_tags = list(Tag.select().order_by(Tag.name))
     return {
         "client": client,
+        "tags": tagging.tags_of(client),
+        "all_tags": all_tags,
+        "taggable": {tag.id for tag in all_tags if restrictions.may_tag(grants, tag)},
+        "tag_error": "",
         "owner": owner,
         "can_change": scope_of(request).may_change(owner),
         "contacts": contacts,
