@@ -124,7 +124,7 @@ class Registry:
                     f"permission {permission.key!r} names unknown tab {permission.tab!r}"
                 )
             if permission.parent and permission.parent not in self.permissions:
-                raise ValueError(f"permission {permission.key!r} has unknown parent")
+                raise ValueError(f"{permission.key!r} names an unknown parent")
 
     @classmethod
     def from_plugins(cls, manager: pluggy.PluginManager) -> Registry:

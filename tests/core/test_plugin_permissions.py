@@ -1,0 +1,124 @@
+"""A plugin declares a matrix tab, content keys and a menu entry through the hooks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from portal.app import create_app
+from portal.config import Settings
+from portal.core.models import Profile
+from portal.core.permissions import Permission, Registry, Tab, read_grants
+from portal.database import db
+from portal.hookspecs import hookimpl
+from portal.migrations import migrate
+from portal.plugins import build_manager
+from portal.web.requests import grants_of, permission_required
+from tests.conftest import grant, log_in, make_profile, make_user, post_form
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+
+@permission_required("menu.quotes")
+async def quotes(request: Request) -> Response:
+    may_other = grants_of(request).has("billing.invoice_other")
+    return PlainTextResponse("quotes; other concepts: " + ("yes" if may_other else "no"))
+
+
+class BillingLike:
+    """A stand-in for the billing plugin: a tab of its own and a menu entry."""
+
+    @hookimpl
+    def register_permission_tabs(self) -> list[Tab]:
+        return [Tab("billing", "Billing", 40)]
+
+    @hookimpl
+    def register_permissions(self) -> list[Permission]:
+        return [
+            Permission("menu.quotes", "Quotes", "menus", url="/quotes", order=30),
+            Permission("billing.invoice_articles", "Invoice articles", "billing", order=1),
+            Permission("billing.invoice_other", "Invoice other concepts", "billing", order=2),
+        ]
+
+    @hookimpl
+    def register_routes(self, settings: Settings) -> list[Route]:
+        return [Route("/quotes", quotes)]
+
+
+@pytest.fixture
+def plugin_http(settings: Settings) -> Iterator[TestClient]:
+    manager = build_manager(settings, load_installed=False)
+    manager.register(BillingLike(), name="billing-like")
+    app = create_app(settings, plugins=manager)
+    migrate(db.obj)
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
+    db.close()
+
+
+def test_a_plugin_tab_and_its_keys_appear_in_the_matrix(plugin_http: TestClient) -> None:
+    system = make_profile("Sistemas", kind="structural")
+    sales = make_profile("Ventas")
+    make_user("admin@example.com", system, is_admin=True, language="en")
+    log_in(plugin_http, "admin@example.com")
+
+    menus = plugin_http.get(f"/admin/permissions?profile={sales.id}&tab=menus").text
+    billing = plugin_http.get(f"/admin/permissions?profile={sales.id}&tab=billing").text
+    saved = post_form(
+        plugin_http,
+        f"/admin/permissions/{sales.id}/billing",
+        {"grant:billing.invoice_other": "on"},
+    )
+
+    assert 'tab=billing"' in menus and ">Billing</a>" in menus
+    assert 'name="grant:menu.quotes"' in menus
+    assert re.findall(r'name="grant:(billing\.[a-z_]+)"', billing) == [
+        "billing.invoice_articles",
+        "billing.invoice_other",
+    ]
+    assert saved.status_code == 303
+    assert "billing.invoice_other" in read_grants(Profile.get_by_id(sales.id))
+
+
+def test_a_plugin_menu_entry_follows_its_key(plugin_http: TestClient) -> None:
+    sales = make_profile("Ventas")
+    make_user("rep@example.com", sales, language="en")
+    log_in(plugin_http, "rep@example.com")
+
+    refused = plugin_http.get("/quotes")
+    hidden = plugin_http.get("/").text
+    grant(sales, "menu.quotes")
+    opened = plugin_http.get("/quotes")
+    shown = plugin_http.get("/").text
+    grant(sales, "billing.invoice_other")
+    with_other = plugin_http.get("/quotes")
+
+    assert refused.status_code == 403
+    assert 'href="/quotes"' not in hidden
+    assert opened.text == "quotes; other concepts: no"
+    assert 'href="/quotes"' in shown
+    assert with_other.text == "quotes; other concepts: yes"
+
+
+@pytest.mark.parametrize(
+    ("tabs", "permissions", "problem"),
+    [
+        ([], [Permission("x.y", "X", "nowhere")], "unknown tab"),
+        ([], [Permission("x.y", "X", "menus", parent="x")], "unknown parent"),
+        ([Tab("menus", "Again")], [], "declared twice"),
+        ([], [Permission("menu.clients", "Clients again", "menus")], "declared twice"),
+    ],
+)
+def test_a_mistaken_declaration_fails_at_start_up(
+    tabs: list[Tab], permissions: list[Permission], problem: str
+) -> None:
+    from portal.core.permissions import CORE_PERMISSIONS, CORE_TABS
+
+    with pytest.raises(ValueError, match=problem):
+        Registry([*CORE_TABS, *tabs], [*CORE_PERMISSIONS, *permissions])
