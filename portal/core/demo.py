@@ -25,9 +25,10 @@ from stdnum.cl import rut
 from stdnum.es import cif, dni, nie
 from stdnum.mx import rfc
 
-from portal.core.models import Activity, Client, Contact, Profile, User
+from portal.core.models import Activity, Client, ClientTag, Contact, Profile, Tag, User
 from portal.core.passwords import MIN_LENGTH, hash_password
-from portal.core.permissions import write_grants
+from portal.core.permissions import read_grants, write_grants
+from portal.core.restrictions import TAG_KEY
 from portal.database import db, utcnow
 from portal.text import fold
 
@@ -111,6 +112,14 @@ _GRANTS = {
     },
     "Administración": {},
 }
+
+# name | colour | profiles (by the start of their name) that may assign or remove it
+_TAGS = """
+VIP|#b8860b|Dirección;Jefatura;Back office
+Distribuidor|#2f6f4f|Dirección;Jefatura;Comercial;Back office
+Sector público|#3b5b92|Dirección;Back office
+Moroso|#a33b3b|Back office
+"""
 
 # role | name | profile | language | time zone | zones whose clients they own.
 # A line ending in a backslash goes on in the next (Python joins them).
@@ -561,6 +570,7 @@ def build_demo(
         staff = _create_staff(_create_profiles(), password_hash, now)
         owners = [member for member in staff if member.weight]
         _Factory(random.Random(seed), now).fill(owners, clients)
+        _create_tags(random.Random(seed + 1))
 
     logger.info(
         "demo data built from seed %d: %d users, %d clients in %.1f s",
@@ -607,6 +617,23 @@ def _create_profiles() -> dict[str, int]:
         profile.save()
         ids[name] = profile.id
     return ids
+
+
+def _create_tags(rng: random.Random) -> None:
+    """A few tags on about one client in twelve each, and who may use them."""
+    client_ids = [key for (key,) in Client.select(Client.id).order_by(Client.id).tuples()]
+    profiles = list(Profile.select())
+    for name, colour, holders in _rows(_TAGS):
+        tag = Tag.create(name=name, colour=colour)
+        chosen = rng.sample(client_ids, k=len(client_ids) // 12)
+        _insert(ClientTag, [{"client": client, "tag": tag.id} for client in chosen])
+        for profile in profiles:
+            if profile.name.startswith(tuple(holders.split(";"))):
+                held = read_grants(profile)
+                held[TAG_KEY.format(tag.id)] = ""
+                write_grants(profile, held)
+    for profile in profiles:
+        profile.save()
 
 
 def _create_staff(profiles: dict[str, int], password_hash: str, now: datetime) -> list[_Member]:

@@ -18,8 +18,18 @@ from stdnum.es import cif, nif
 from stdnum.mx import rfc
 
 from portal.core.demo import DemoAccounts, DemoDatabaseNotEmpty, build_demo
-from portal.core.models import CORE_MODELS, Activity, Client, Contact, Profile, User
+from portal.core.models import (
+    CORE_MODELS,
+    Activity,
+    Client,
+    ClientTag,
+    Contact,
+    Profile,
+    Tag,
+    User,
+)
 from portal.core.passwords import verify_password
+from portal.core.permissions import Grants
 from portal.core.visibility import Scope
 from portal.database import db, open_database
 
@@ -268,3 +278,20 @@ def test_postgresql_gets_the_same_rows(postgres_server: str) -> None:
     on_postgres = _built(postgres_server, 11, _activity_summary)
 
     assert on_postgres == _built(MEMORY, 11, _activity_summary)
+
+
+def test_demo_profiles_hold_what_their_job_needs(demo: DemoAccounts) -> None:
+    def holds(email: str) -> Grants:
+        return Grants.of(User.get(User.email == email))
+
+    sales, head = holds(demo.salesperson), holds(demo.sales_head)
+    back_office, technician = holds(demo.back_office), holds(demo.technician)
+    vip = Tag.get(Tag.name == "VIP")
+
+    assert sales.has("menu.clients") and not sales.has("menu.admin.users")
+    assert sales.limit("clients.discount") < head.limit("clients.discount")
+    assert not sales.has("clients.supplier") and back_office.has("clients.supplier")
+    assert head.has(f"clients.tag.{vip.id}") and not sales.has(f"clients.tag.{vip.id}")
+    assert not technician.has("menu.clients.import")
+    assert holds(demo.admin).everything
+    assert ClientTag.select().where(ClientTag.tag == vip).count() == Client.select().count() // 12
