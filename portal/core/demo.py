@@ -94,6 +94,7 @@ _GRANTS = {
         **_CLIENT_MENUS,
         "menu.admin": "",
         "menu.admin.users": "",
+        "menu.admin.permissions": "",
         "clients.discount": "25",
         "clients.coordinates": "",
         "clients.supplier": "",

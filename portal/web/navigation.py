@@ -11,7 +11,11 @@ from portal.i18n import gettext as _
 
 
 def menu_builder(registry: Registry) -> Callable[[User | None, Grants], list[dict]]:
-    """Entries in tree order; a group shows when it holds at least one entry."""
+    """Entries in tree order; a group shows when it holds at least one entry.
+
+    A top entry with a page of its own is a plain link (its page links to what
+    lies under it); a top entry without one opens a list of its entries.
+    """
 
     def menu_for(user: User | None, grants: Grants) -> list[dict[str, Any]]:
         if user is None:
@@ -25,7 +29,11 @@ def menu_builder(registry: Registry) -> Callable[[User | None, Grants], list[dic
             if depth == 0:
                 entries.append(entry)
                 groups[permission.key] = entry
-            elif permission.parent in groups and permission.url:
+            elif (
+                permission.parent in groups
+                and permission.url
+                and not groups[permission.parent]["url"]
+            ):
                 groups[permission.parent]["children"].append(entry)
         return [e for e in entries if e["url"] or e["children"]]
 
