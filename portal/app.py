@@ -15,9 +15,9 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from portal.config import Settings
-from portal.core import importer
+from portal.core import importer, notifications
 from portal.core.permissions import Registry
-from portal.core.routes import account, auth, clients, profiles, users
+from portal.core.routes import account, auth, clients, profiles, users, vacations
 from portal.database import open_database
 from portal.mail import Mailer
 from portal.plugins import build_manager, collect
@@ -52,6 +52,7 @@ def create_app(
         *importer.routes,
         *profiles.routes,
         *users.routes,
+        *vacations.routes,
         *collect(manager.hook.register_routes, settings=settings),
         *static_mounts,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -68,6 +69,8 @@ def create_app(
     app.state.plugins = manager
     template_dirs = collect(manager.hook.register_template_dirs)
     app.state.templates = build_environment(template_dirs, settings)
+    # The header's unread badge: one COUNT per full page.
+    app.state.templates.globals["unread_notifications"] = notifications.unread_count
     app.state.mailer = Mailer(settings.smtp_url, settings.mail_from)
     app.state.permissions = Registry.from_plugins(manager)
     app.state.menu_for = menu_builder(app.state.permissions)
