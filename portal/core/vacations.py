@@ -428,12 +428,14 @@ def cancel(request: VacationRequest, user: User, *, ip: str = "") -> list[Note]:
             after={"status": "cancelled"},
             ip=ip,
         )
-        request.status = "cancelled"
+        # Approvers who had not decided yet may no longer open it: no link for them.
+        link = url_of(request) if request.status == "approved" else ""
         notes = [
-            Note(person, CANCELLED, _about(request, user.name), url_of(request))
+            Note(person, CANCELLED, _about(request, user.name), link)
             for person in told
             if person.id != user.id
         ]
+        request.status = "cancelled"
         notifications.post(notes)
     return notes
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,7 +21,9 @@ from portal.core.models import (
     User,
     VacationRequest,
 )
+from portal.database import open_database
 from portal.i18n import format_number
+from portal.migrations import core_migrations
 from tests.conftest import Mailbox, log_in, make_profile, make_user, post_form
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -279,8 +281,13 @@ def test_cancelling_tells_whoever_decides_or_decided(
     for rid in (pending, granted):
         assert post_form(http, f"/vacations/{rid}/cancel").status_code == 303
         assert VacationRequest.get_by_id(rid).status == "cancelled"
-    assert len(mailbox.to("manager@example.com")) == 2
-    assert "Sales cancelled the days off" in mailbox.to("manager@example.com")[1]["Subject"]
+    first, second = mailbox.to("manager@example.com")
+    assert "Sales cancelled the days off" in second["Subject"]
+    # Only whoever had approved it can still open it, so only they get a link.
+    assert "/vacations/" not in first.get_content()
+    assert f"/vacations/{granted}" in second.get_content()
+    assert other_http.get(f"/vacations/{granted}").status_code == 200
+    assert other_http.get(f"/vacations/{pending}").status_code == 404
     assert AuditEntry.select().where(AuditEntry.action == "vacations.cancelled").count() == 2
 
 
@@ -454,3 +461,36 @@ def test_new_profiles_may_ask_for_days_off_and_see_the_calendar(
     assert 'href="/vacations"' in menu and 'href="/vacations/calendar"' in menu
     assert 'href="/vacations/approvals"' not in menu
     assert http.get("/vacations/approvals").status_code == 403
+
+
+def test_the_migration_gives_existing_profiles_the_new_baseline(database_url: str) -> None:
+    database = open_database(database_url)
+    migrations = dict(core_migrations())
+    with database.atomic():
+        for name in sorted(migrations):
+            if name < "core.0004":
+                migrations[name](database)
+        held = '{"menu.clients":"","menu.admin.users":""}'
+        database.execute_sql(
+            f"INSERT INTO profile (name, kind, is_assistant, grants) "
+            f"VALUES ({database.param}, 'hierarchical', {database.param}, {database.param})",
+            ("Antiguo", False, held),
+        )
+        [(profile_id,)] = database.execute_sql("SELECT id FROM profile").fetchall()
+        p = database.param
+        database.execute_sql(
+            'INSERT INTO "user" (email, name, password_hash, profile_id, language, time_zone,'
+            f" is_active, is_admin, created_at) VALUES ({p}, {p}, '', {p}, '', '', {p}, {p}, {p})",
+            ("old@example.com", "Old", profile_id, True, False, datetime(2020, 1, 1)),
+        )
+        migrations["core.0004_vacations"](database)
+    [(grants,)] = database.execute_sql("SELECT grants FROM profile").fetchall()
+    assert json.loads(grants) == {
+        "menu.admin.users": "",
+        "menu.clients": "",
+        "menu.vacations": "",
+        "menu.vacations.calendar": "",
+    }
+    [(allowance,)] = database.execute_sql('SELECT vacation_days FROM "user"').fetchall()
+    assert Decimal(str(allowance)) == 22
+    database.close()
