@@ -15,9 +15,18 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from portal.config import Settings
-from portal.core import importer
+from portal.core import importer, notifications
 from portal.core.permissions import Registry
-from portal.core.routes import account, auth, clients, permissions, profiles, tags, users
+from portal.core.routes import (
+    account,
+    auth,
+    clients,
+    permissions,
+    profiles,
+    tags,
+    users,
+    vacations,
+)
 from portal.database import open_database
 from portal.mail import Mailer
 from portal.plugins import build_manager, collect
@@ -54,6 +63,7 @@ def create_app(
         *users.routes,
         *permissions.routes,
         *tags.routes,
+        *vacations.routes,
         *collect(manager.hook.register_routes, settings=settings),
         *static_mounts,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -70,6 +80,8 @@ def create_app(
     app.state.plugins = manager
     template_dirs = collect(manager.hook.register_template_dirs)
     app.state.templates = build_environment(template_dirs, settings)
+    # The header's unread badge: one COUNT per full page.
+    app.state.templates.globals["unread_notifications"] = notifications.unread_count
     app.state.mailer = Mailer(settings.smtp_url, settings.mail_from)
     app.state.permissions = Registry.from_plugins(manager)
     app.state.menu_for = menu_builder(app.state.permissions)

@@ -13,8 +13,16 @@ CLIENT_STATUSES = ("lead", "prospect", "customer")
 SEGMENTS = ("large", "medium", "small")
 FISCAL_ID_TYPES = ("nif", "nie", "cif", "other", "foreign")
 ACTIVITY_KINDS = ("call", "visit", "email", "note")
-# What a new profile holds until the administrator changes it: the client menus.
-BASELINE_GRANTS = '{"menu.clients":"","menu.clients.export":"","menu.clients.import":""}'
+# What a new profile holds until the administrator changes it: the client menus,
+# and asking for days off and the team calendar.
+BASELINE_GRANTS = (
+    '{"menu.clients":"","menu.clients.export":"","menu.clients.import":"",'
+    '"menu.vacations":"","menu.vacations.calendar":""}'
+)
+VACATION_STATUSES = ("pending", "approved", "rejected", "cancelled")
+HALF_DAYS = ("morning", "afternoon")
+# Working days a year unless the user's own allowance says otherwise.
+DEFAULT_VACATION_DAYS = 22
 
 
 class Profile(BaseModel):
@@ -39,6 +47,10 @@ class User(BaseModel):
     is_active = pw.BooleanField(default=True)
     is_admin = pw.BooleanField(default=False)
     created_at = pw.DateTimeField(default=utcnow)
+    # Working days off a year; half days exist, hence one decimal.
+    vacation_days = pw.DecimalField(
+        max_digits=5, decimal_places=1, default=DEFAULT_VACATION_DAYS, auto_round=True
+    )
 
     class Meta:
         table_name = "user"
@@ -187,6 +199,84 @@ class ClientTag(BaseModel):
         indexes = ((("client", "tag"), True),)
 
 
+class ApprovalStep(BaseModel):
+    """One step of a profile's vacation approval chain, in `position` order.
+
+    `approver` names a specific person; without one the step belongs to the
+    head of the profile above: any active user of the requester's parent profile.
+    """
+
+    profile = pw.ForeignKeyField(Profile, backref="approval_steps", on_delete="CASCADE")
+    position = pw.IntegerField()
+    approver = pw.ForeignKeyField(User, null=True, backref="approval_steps", on_delete="CASCADE")
+
+    class Meta:
+        table_name = "approval_step"
+        indexes = ((("profile", "position"), True),)
+
+
+class VacationRequest(BaseModel):
+    """Days off asked for by one user, and where the approval stands.
+
+    `steps` is the approval chain as it was when the request was made (JSON
+    list of {"user": id} | {"profile": id} | {"admins": true}); `step` is the
+    index of the one waiting. Editing a chain later never reroutes a request.
+    """
+
+    user = pw.ForeignKeyField(User, backref="vacations", on_delete="CASCADE")
+    start = pw.DateField()
+    end = pw.DateField()
+    # "" for the whole day, else "morning" or "afternoon".
+    first_half = pw.CharField(max_length=10, default="")
+    last_half = pw.CharField(max_length=10, default="")
+    days = pw.DecimalField(max_digits=5, decimal_places=1, auto_round=True)
+    delegate = pw.ForeignKeyField(User, null=True, backref="stand_ins", on_delete="SET NULL")
+    comment = pw.TextField(default="")
+    status = pw.CharField(max_length=10, default="pending")
+    steps = pw.TextField(default="[]")
+    step = pw.IntegerField(default=0)
+    created_at = pw.DateTimeField(default=utcnow)
+    decided_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "vacation_request"
+        indexes = (
+            (("user", "start"), False),
+            (("status", "start"), False),
+        )
+
+
+class VacationDecision(BaseModel):
+    request = pw.ForeignKeyField(VacationRequest, backref="decisions", on_delete="CASCADE")
+    step = pw.IntegerField()
+    approver = pw.ForeignKeyField(User, backref="vacation_decisions", on_delete="CASCADE")
+    outcome = pw.CharField(max_length=10)  # approved | rejected
+    comment = pw.TextField(default="")
+    at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "vacation_decision"
+
+
+class Notification(BaseModel):
+    """A note in the portal for one user, rendered in the reader's language.
+
+    `text` is a catalogue msgid and `values` its placeholders as JSON, so the
+    same row reads in Spanish or English depending on who opens it.
+    """
+
+    user = pw.ForeignKeyField(User, backref="notifications", on_delete="CASCADE")
+    text = pw.CharField(max_length=200)
+    values = pw.TextField(default="{}")
+    url = pw.CharField(max_length=255, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    read_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "notification"
+        indexes = ((("user", "read_at"), False), (("user", "created_at"), False))
+
+
 class SchemaMigration(BaseModel):
     name = pw.CharField(max_length=150, primary_key=True)
     applied_at = pw.DateTimeField(default=utcnow)
@@ -206,4 +296,8 @@ CORE_MODELS = (
     AuditEntry,
     Tag,
     ClientTag,
+    ApprovalStep,
+    VacationRequest,
+    VacationDecision,
+    Notification,
 )

@@ -108,6 +108,23 @@ CORE_PERMISSIONS = (
         help=N_("Besides NIF, CIF and NIE."),
     ),
     Permission("tasks.delete", N_("Delete tasks created in the CRM"), "tasks", order=10),
+    Permission("menu.vacations", N_("Vacations"), MENUS, url="/vacations", order=50),
+    Permission(
+        "menu.vacations.calendar",
+        N_("Team calendar"),
+        MENUS,
+        "menu.vacations",
+        "/vacations/calendar",
+        51,
+    ),
+    Permission(
+        "menu.vacations.approvals",
+        N_("To approve"),
+        MENUS,
+        "menu.vacations",
+        "/vacations/approvals",
+        52,
+    ),
 )
 
 

@@ -35,7 +35,7 @@ from portal.core.models import Client, Profile
 from portal.database import db, open_database
 from portal.migrations import migrate
 from portal.plugins import build_manager, collect
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Mailbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox because the tests run as root; the rest keeps Chromium from calling
@@ -156,7 +156,7 @@ def import_file() -> Path:
 
 
 @pytest.fixture
-def portal(tmp_path: Path) -> Iterator[Portal]:
+def portal(tmp_path: Path, smtp_server: tuple[str, Mailbox]) -> Iterator[Portal]:
     data_dir = tmp_path / "data"
     settings = Settings(
         data_dir=data_dir,
@@ -178,6 +178,8 @@ def portal(tmp_path: Path) -> Iterator[Portal]:
         CARTERA_DATA_DIR=str(data_dir),
         CARTERA_SECRET_KEY=settings.secret_key,
         CARTERA_BASE_URL=url,
+        # The run's local SMTP server (tests/conftest.py); the `mailbox` fixture reads it.
+        CARTERA_SMTP_URL=smtp_server[0],
         PYTHONPATH=str(REPO),
     )
     log_file = tmp_path / "server.log"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,15 @@ from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
 from portal.config import Settings
-from portal.core.models import Activity, Client, Contact, Tag, User
+from portal.core.models import (
+    Activity,
+    Client,
+    Contact,
+    Notification,
+    Tag,
+    User,
+    VacationRequest,
+)
 from portal.i18n import current_language
 from portal.web.rendering import build_environment
 from tests.conftest import csrf_from, log_in, make_profile, make_user, token
@@ -286,6 +294,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers["fragment"] = http.get("/clients", headers={"HX-Request": "true"})
     answers["autocomplete"] = http.get("/clients/autocomplete?q=nandu")
     answers.update(_import_pages(http, user))
+    answers.update(_vacation_pages(http, user))
     missing = http.get("/clients/999999")
 
     statuses = {path: answer.status_code for path, answer in answers.items()}
@@ -305,6 +314,36 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     assert {path: found for path, found in leftovers.items() if found} == {}
     every_template = {p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.html")}
     assert every_template - recorder.names == set()
+
+
+def _vacation_pages(http: TestClient, user: User) -> dict[str, Any]:
+    """A request waiting for the user's decision, one of their own, a notification."""
+    seller = make_user("eva@example.com", make_profile("Ventas", user.profile), language="es")
+    start = date.today() + timedelta(days=30)
+    theirs = VacationRequest.create(
+        user=seller, start=start, end=start, days=1, steps=f'[{{"profile": {user.profile_id}}}]'
+    )
+    mine = VacationRequest.create(
+        user=user, start=start, end=start + timedelta(days=3), last_half="morning",
+        days=Decimal("3.5"), status="approved",
+    )  # fmt: skip
+    Notification.create(
+        user=user, text="%(name)s asks for days off from %(start)s to %(end)s.",
+        values=f'{{"name": "Eva", "start": "{start}", "end": "{start}"}}', url="/vacations",
+    )  # fmt: skip
+    paths = [
+        "/vacations",
+        "/vacations/new",
+        "/vacations/calendar?month=" + start.strftime("%Y-%m"),
+        "/vacations/approvals",
+        f"/vacations/{theirs.id}",
+        f"/vacations/{mine.id}",
+        f"/vacations/{mine.id}/cancel",
+        "/notifications",
+        f"/admin/profiles/{user.profile_id}/approvals",
+        f"/admin/users/{user.id}/vacation-days",
+    ]
+    return {path: http.get(path) for path in paths}
 
 
 def _import_pages(http: TestClient, owner: User) -> dict[str, Any]:

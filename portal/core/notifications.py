@@ -1,0 +1,130 @@
+"""Notes for people, in the portal and by email, in each reader's language.
+
+A note is stored as a catalogue msgid plus its values, so the portal renders it
+in the language of whoever reads it. Emails are composed per recipient in their
+own language (or the company's) and sent only after the change they report has
+been committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+from portal.core.models import Notification, User
+from portal.database import utcnow
+from portal.i18n import current_language, format_date, gettext
+from portal.mail import Mailer
+
+logger = logging.getLogger(__name__)
+
+# Values under these keys are ISO dates, shown in the reader's date format.
+DATE_VALUES = ("start", "end")
+
+
+@dataclass(frozen=True)
+class Note:
+    """What one person should learn: a msgid, its values and where to look."""
+
+    user: User
+    text: str
+    values: dict[str, str] = field(default_factory=dict)
+    url: str = ""
+
+
+def post(notes: Iterable[Note]) -> None:
+    """Store the notes; call inside the transaction that makes the change."""
+    rows = [
+        {
+            "user": note.user.id,
+            "text": note.text,
+            "values": json.dumps(note.values, ensure_ascii=False, sort_keys=True),
+            "url": note.url,
+        }
+        for note in notes
+    ]
+    if rows:
+        Notification.insert_many(rows).execute()
+
+
+def render(text: str, values: dict[str, str]) -> str:
+    """The note in the current language."""
+    shown = dict(values)
+    for key in DATE_VALUES:
+        if key in shown:
+            try:
+                shown[key] = format_date(date.fromisoformat(shown[key]))
+            except ValueError:
+                pass
+    return gettext(text, **shown)
+
+
+def render_row(row: Notification) -> str:
+    try:
+        values = json.loads(row.values or "{}")
+    except ValueError:
+        values = {}
+    try:
+        return render(row.text, {str(k): str(v) for k, v in values.items()})
+    except (KeyError, TypeError, ValueError):
+        # A msgid whose placeholders changed since the row was written.
+        return gettext(row.text)
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """Compose text in another language for a while (an email's recipient)."""
+    token = current_language.set(language)
+    try:
+        yield
+    finally:
+        current_language.reset(token)
+
+
+def send_emails(mailer: Mailer, notes: Iterable[Note], *, base_url: str, default: str) -> int:
+    """Email every note to its person; call after the commit. Returns how many left."""
+    sent = 0
+    for note in notes:
+        if not note.user.email:
+            continue
+        with speaking(note.user.language or default):
+            line = render(note.text, note.values)
+            # A header never holds line breaks, whatever a name contains.
+            subject = " ".join(line.split())
+            body = line
+            if note.url:
+                body += "\n\n" + gettext("Open it in Cartera: %(url)s", url=base_url + note.url)
+        if mailer.send(note.user.email, subject, body + "\n"):
+            sent += 1
+    return sent
+
+
+def unread_count(user: User | None) -> int:
+    if user is None:
+        return 0
+    return (
+        Notification.select()
+        .where(Notification.user == user.id, Notification.read_at.is_null())
+        .count()
+    )
+
+
+def recent(user: User, limit: int = 100) -> list[Notification]:
+    return list(
+        Notification.select()
+        .where(Notification.user == user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(limit)
+    )
+
+
+def mark_read(user: User) -> int:
+    return (
+        Notification.update(read_at=utcnow())
+        .where(Notification.user == user.id, Notification.read_at.is_null())
+        .execute()
+    )
