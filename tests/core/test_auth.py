@@ -201,9 +201,7 @@ def test_deactivating_a_user_ends_their_sessions(
     log_in(http, "admin@example.com")
 
     # Deactivating has its own page, which asks for a successor (issue 3).
-    answer = post_form(
-        http, f"/admin/users/{ana.id}/deactivate", {"successor": people["admin"].id}
-    )
+    answer = post_form(http, f"/admin/users/{ana.id}/deactivate", {"successor": people["admin"].id})
 
     assert answer.status_code == 303
     assert not User.get_by_id(ana.id).is_active

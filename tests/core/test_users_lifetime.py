@@ -11,7 +11,16 @@ import pytest
 from starlette.testclient import TestClient
 
 from portal.core import tokens
-from portal.core.models import Activity, AuditEntry, Client, Contact, Profile, User, UserToken
+from portal.core.models import (
+    Activity,
+    AuditEntry,
+    Client,
+    Contact,
+    Profile,
+    User,
+    UserSession,
+    UserToken,
+)
 from portal.core.visibility import Scope
 from portal.database import utcnow
 from portal.mail import Mailer
@@ -375,7 +384,8 @@ def test_deactivation_hands_everything_to_the_successor(
         assert [c.name for c in moved.contacts] == [f"Contacto {client.name[-1]}"]
     # Past activity keeps its author.
     assert {a.author_id for a in Activity.select()} == {ana.id}
-    # The old session is anonymous on its next request, and the door stays shut.
+    # The sessions are gone, the old cookie is anonymous, and the door stays shut.
+    assert UserSession.select().where(UserSession.user == ana.id).count() == 0
     assert other_http.get("/clients", follow_redirects=False).status_code == 303
     assert login_status(http.app, "ana@example.com", PASSWORD) == 400
 
