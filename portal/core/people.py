@@ -7,7 +7,7 @@ from zoneinfo import available_timezones
 import peewee as pw
 
 from portal.config import LANGUAGES
-from portal.core import audit, fields, sessions
+from portal.core import audit, fields, sessions, tokens
 from portal.core.clients import convert
 from portal.core.models import PROFILE_KINDS, Profile, User
 from portal.core.passwords import MIN_LENGTH, hash_password
@@ -123,6 +123,8 @@ def save_user(user: User | None, values: dict) -> User:
         user.save()
         if user.id and (password or not user.is_active):
             sessions.end_all_sessions(user.id)
+            # A link sent earlier must not overwrite the password just chosen.
+            tokens.revoke_all(user.id)
     return user
 
 

@@ -186,6 +186,36 @@ def test_a_resent_invitation_voids_the_earlier_link(
     assert post_form(http, f"/admin/users/{marta.id}/invite").status_code == 400
 
 
+def test_a_password_set_by_the_administrator_voids_the_invitation(
+    http: TestClient, other_http: TestClient, org: dict, mailbox: Mailbox
+) -> None:
+    log_in(http, "admin@example.com")
+    invite(http, org["reps"])
+    marta = User.get(User.email == "marta@example.com")
+    path = link_in(mailbox.to("marta@example.com")[0])
+
+    answer = post_form(
+        http,
+        f"/admin/users/{marta.id}",
+        {"name": "Marta Gil", "email": marta.email, "profile": marta.profile_id},
+    )
+    kept = other_http.get(path)
+    post_form(
+        http,
+        f"/admin/users/{marta.id}",
+        {
+            "name": "Marta Gil",
+            "email": marta.email,
+            "profile": marta.profile_id,
+            "password": "chosen by the administrator",
+        },
+    )
+
+    assert answer.status_code == 303 and kept.status_code == 200
+    assert set_password(other_http, path).status_code == 404
+    assert login_status(http.app, "marta@example.com", "chosen by the administrator") == 303
+
+
 def test_the_invitation_email_escapes_the_name(
     http: TestClient, org: dict, mailbox: Mailbox
 ) -> None:
