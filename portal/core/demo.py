@@ -87,11 +87,19 @@ Back office|structural||
 Administración del sistema|structural||
 """
 
-_CLIENT_MENUS = {"menu.clients": "", "menu.clients.import": "", "menu.clients.export": ""}
+_CLIENT_MENUS = {
+    "menu.clients": "",
+    "menu.clients.import": "",
+    "menu.clients.export": "",
+    "menu.vacations": "",
+    "menu.vacations.calendar": "",
+}
+_APPROVALS = {"menu.vacations.approvals": ""}
 # What each kind of profile holds, by the start of its name; see permissions.py.
 _GRANTS = {
     "Dirección": {
         **_CLIENT_MENUS,
+        **_APPROVALS,
         "menu.admin": "",
         "menu.admin.users": "",
         "menu.admin.permissions": "",
@@ -100,9 +108,19 @@ _GRANTS = {
         "clients.supplier": "",
         "clients.visible_to_all": "",
     },
-    "Jefatura": {**_CLIENT_MENUS, "clients.discount": "15", "clients.coordinates": ""},
+    "Jefatura": {
+        **_CLIENT_MENUS,
+        **_APPROVALS,
+        "clients.discount": "15",
+        "clients.coordinates": "",
+    },
     "Comercial": {**_CLIENT_MENUS, "clients.discount": "10"},
-    "Asistencia": {"menu.clients": "", "clients.coordinates": ""},
+    "Asistencia": {
+        "menu.clients": "",
+        "menu.vacations": "",
+        "menu.vacations.calendar": "",
+        "clients.coordinates": "",
+    },
     "Back office": {
         **_CLIENT_MENUS,
         "clients.discount": "5",

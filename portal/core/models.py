@@ -285,6 +285,35 @@ class SchemaMigration(BaseModel):
         table_name = "schema_migration"
 
 
+class UserToken(BaseModel):
+    """A one-time link sent by email: an invitation or a password reset.
+
+    The email carries a random token; only its SHA-256 is stored, as for sessions.
+    """
+
+    token_hash = pw.CharField(max_length=64, primary_key=True)
+    user = pw.ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    purpose = pw.CharField(max_length=10)
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "user_token"
+        indexes = ((("user", "purpose"), False),)
+
+
+class ResetRequest(BaseModel):
+    """One "forgot your password" request, known email or not, for throttling."""
+
+    email = pw.CharField(max_length=254, index=True)
+    ip = pw.CharField(max_length=45, index=True)
+    at = pw.DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "reset_request"
+
+
 CORE_MODELS = (
     Profile,
     User,
@@ -300,4 +329,6 @@ CORE_MODELS = (
     VacationRequest,
     VacationDecision,
     Notification,
+    UserToken,
+    ResetRequest,
 )

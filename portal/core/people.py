@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from zoneinfo import available_timezones
 
+import peewee as pw
+
 from portal.config import LANGUAGES
-from portal.core import fields, sessions
+from portal.core import audit, fields, sessions, tokens
 from portal.core.clients import convert
 from portal.core.models import PROFILE_KINDS, Profile, User
 from portal.core.passwords import MIN_LENGTH, hash_password
-from portal.core.visibility import ProfileTree
+from portal.core.permissions import Grants, read_grants
+from portal.core.visibility import ProfileTree, Scope
 from portal.database import db
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
 
 ZONES = frozenset(available_timezones())
+# Argon2 takes any length; this only keeps a pasted novel out of the hasher.
+PASSWORD_MAX = 1000
 
 
 def validate_profile(raw: dict[str, str], profile: Profile | None) -> tuple[dict, dict]:
@@ -50,7 +56,14 @@ def validate_profile(raw: dict[str, str], profile: Profile | None) -> tuple[dict
     return values, errors
 
 
-def validate_user(raw: dict[str, str], user: User | None) -> tuple[dict, dict]:
+def validate_user(
+    raw: dict[str, str], user: User | None, *, invite: bool = False
+) -> tuple[dict, dict]:
+    """Check a posted user form; an invitation carries no password.
+
+    Whether the account is active is not a form field: deactivating asks for a
+    successor (portal/core/leavers.py).
+    """
     values: dict = {"name": clean(raw.get("name", ""))}
     errors: dict[str, str] = {}
     if not values["name"]:
@@ -80,15 +93,22 @@ def validate_user(raw: dict[str, str], user: User | None) -> tuple[dict, dict]:
     values["time_zone"] = raw.get("time_zone", "")
     if values["time_zone"] and values["time_zone"] not in ZONES:
         errors["time_zone"] = _("Not a known time zone.")
-    values["is_active"] = raw.get("is_active") == "on"
     values["is_admin"] = raw.get("is_admin") == "on"
-    password = raw.get("password", "")
-    if password and len(password) < MIN_LENGTH:
-        errors["password"] = _("At least %(n)s characters.", n=MIN_LENGTH)
-    if user is None and not password:
+    values["password"] = "" if invite else raw.get("password", "")
+    if values["password"]:
+        errors.update(password_problems(values["password"], "password"))
+    elif user is None and not invite:
         errors["password"] = _("Set a first password.")
-    values["password"] = password
     return values, errors
+
+
+def password_problems(password: str, name: str) -> dict[str, str]:
+    """The message for a password that breaks the length rules, keyed by field."""
+    if len(password) < MIN_LENGTH:
+        return {name: _("At least %(n)s characters.", n=MIN_LENGTH)}
+    if len(password) > PASSWORD_MAX:
+        return {name: _("At most %(n)s characters.", n=PASSWORD_MAX)}
+    return {}
 
 
 def save_user(user: User | None, values: dict) -> User:
@@ -105,6 +125,8 @@ def save_user(user: User | None, values: dict) -> User:
         user.save()
         if user.id and (password or not user.is_active):
             sessions.end_all_sessions(user.id)
+            # A link sent earlier must not overwrite the password just chosen.
+            tokens.revoke_all(user.id)
     return user
 
 
@@ -116,3 +138,128 @@ def create_user(email: str, name: str, password: str, profile: Profile, **extra:
         "password": password,
     }
     return save_user(None, {**values, **extra})
+
+
+# ------------------------------------------------- delegated administration
+
+
+class Reach:
+    """Whose accounts someone holding `menu.admin.users` may administer.
+
+    Administrators reach everyone and may give any profile. Anyone else reaches
+    only the people whose profile lies strictly below their own, never an
+    administrator (whose email they could otherwise redirect to take the account
+    over), and may give only those profiles; they never make administrators.
+    A profile holding a permission the actor lacks (or a higher limit) is out of
+    reach too: whoever may set an account's email may end up signing in as it.
+    """
+
+    def __init__(self, actor: User, tree: ProfileTree | None = None) -> None:
+        tree = tree or ProfileTree.load()
+        self.actor = actor
+        self.full = bool(actor.is_admin)
+        if self.full:
+            self.profiles = set(tree.parent)
+        else:
+            below = tree.below(actor.profile_id)
+            held = Grants.of(actor)
+            candidates = Profile.select(Profile.id, Profile.grants).where(
+                Profile.id.in_(below or {0})
+            )
+            self.profiles = {p.id for p in candidates if _within(read_grants(p), held)}
+
+    def covers(self, user: User) -> bool:
+        return self.full or (user.profile_id in self.profiles and not user.is_admin)
+
+    def users(self) -> pw.SelectQuery:
+        query = User.select(User, Profile).join(Profile)
+        if self.full:
+            return query
+        return query.where(
+            User.profile.in_(self.profiles or {0}),
+            User.is_admin == False,  # noqa: E712
+        )
+
+    def user_or_none(self, user_id: object) -> User | None:
+        key = parse_id(user_id)
+        return None if key is None else self.users().where(User.id == key).first()
+
+    def check(self, raw: dict[str, str], values: dict, errors: dict, edited: User | None) -> None:
+        """Refuse, at the field, a profile or an administrator flag not offered."""
+        profile = values.get("profile")
+        if profile is not None and profile.id not in self.profiles:
+            errors["profile"] = _("You may only give a profile below your own.")
+        if not self.full:
+            if raw.get("is_admin") == "on":
+                errors["is_admin"] = _("Only an administrator can make someone an administrator.")
+            values["is_admin"] = False
+        elif edited is not None and edited.id == self.actor.id:
+            # Nobody demotes themselves: the portal always keeps this administrator.
+            values["is_admin"] = True
+
+    def successors(self, leaver: User) -> pw.SelectQuery:
+        """Who may take over a leaver's clients: active people who may own clients."""
+        if self.full:
+            assistants = Profile.select(Profile.id).where(Profile.is_assistant == True)  # noqa: E712
+            query = User.select().where(
+                User.is_active == True,  # noqa: E712
+                User.profile.not_in(assistants),
+            )
+        else:
+            query = Scope.for_user(self.actor).may_own()
+        return query.where(User.id != leaver.id).order_by(User.name, User.id)
+
+
+def _within(held: dict[str, str], grants: Grants) -> bool:
+    """Whether `grants` covers every key of `held`, limits included."""
+    for key, value in held.items():
+        if not grants.has(key):
+            return False
+        if value:
+            ceiling = grants.limit(key)
+            try:
+                if ceiling is None or Decimal(value) > ceiling:
+                    return False
+            except InvalidOperation:
+                return False
+    return True
+
+
+# What `users.updated` compares; the password hash never enters the log.
+AUDITED_FIELDS = ("name", "email", "language", "time_zone", "is_admin")
+
+
+def _snapshot(user: User) -> dict:
+    return {name: getattr(user, name) for name in AUDITED_FIELDS}
+
+
+def create_audited(values: dict, *, actor: User, ip: str) -> User:
+    """Create a user and record `users.created`, in one transaction."""
+    with db.atomic():
+        user = save_user(None, dict(values))
+        after = {**_snapshot(user), "profile": user.profile_id}
+        audit.record("users.created", actor=actor, target=user, after=after, ip=ip)
+    return user
+
+
+def update_audited(user: User, values: dict, *, actor: User, ip: str) -> User:
+    """Save the form, recording what changed (`users.updated`, `users.profile.changed`)."""
+    before, old_profile = _snapshot(user), user.profile_id
+    password_set = bool(values.get("password"))
+    with db.atomic():
+        save_user(user, dict(values))
+        old, new = audit.changes(before, _snapshot(user))
+        if new:
+            audit.record("users.updated", actor=actor, target=user, before=old, after=new, ip=ip)
+        if user.profile_id != old_profile:
+            audit.record(
+                "users.profile.changed",
+                actor=actor,
+                target=user,
+                before={"profile": old_profile},
+                after={"profile": user.profile_id},
+                ip=ip,
+            )
+        if password_set:
+            audit.record("users.password.changed", actor=actor, target=user, ip=ip)
+    return user

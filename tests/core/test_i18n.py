@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jinja2
@@ -17,6 +18,7 @@ from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
 from portal.config import Settings
+from portal.core import tokens
 from portal.core.models import (
     Activity,
     Client,
@@ -27,6 +29,7 @@ from portal.core.models import (
     VacationRequest,
 )
 from portal.i18n import current_language
+from portal.web import emails
 from portal.web.rendering import build_environment
 from tests.conftest import csrf_from, log_in, make_profile, make_user, token
 
@@ -295,6 +298,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers["autocomplete"] = http.get("/clients/autocomplete?q=nandu")
     answers.update(_import_pages(http, user))
     answers.update(_vacation_pages(http, user))
+    answers.update(_lifetime_pages(http, user))
     missing = http.get("/clients/999999")
 
     statuses = {path: answer.status_code for path, answer in answers.items()}
@@ -344,6 +348,35 @@ def _vacation_pages(http: TestClient, user: User) -> dict[str, Any]:
         f"/admin/users/{user.id}/vacation-days",
     ]
     return {path: http.get(path) for path in paths}
+
+
+def _lifetime_pages(http: TestClient, admin: User) -> dict[str, Any]:
+    """Invitation, deactivation and password pages, and the two emails, in Spanish."""
+    leo = make_user("leo@example.com", admin.profile, language="es")
+    link = tokens.issue(leo, tokens.RESET)
+    answers = {
+        path: http.get(path)
+        for path in (
+            "/admin/users/invite",
+            f"/admin/users/{leo.id}/deactivate",
+            "/password/forgot",
+            "/password/forgot?sent=1",
+            f"/password/new/{link}",
+        )
+    }
+    for name in ("invite", "reset"):
+        parts = emails.compose(
+            http.app,
+            f"email/{name}.html",
+            "es",
+            name="Leo",
+            sender="Ana",
+            link="/x",
+            days=7,
+            minutes=60,
+        )
+        answers[f"email {name}"] = SimpleNamespace(status_code=200, text="\n".join(parts))
+    return answers
 
 
 def _import_pages(http: TestClient, owner: User) -> dict[str, Any]:

@@ -7,13 +7,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.config import LANGUAGES
-from portal.core import people, sessions
+from portal.core import audit, people, sessions, tokens
 from portal.core.models import User
 from portal.core.passwords import MIN_LENGTH, hash_password, verify_password
+from portal.database import db
 from portal.i18n import gettext as _
 from portal.web.middleware import SESSION_COOKIE
 from portal.web.rendering import render, see_other
-from portal.web.requests import form_values, login_required
+from portal.web.requests import client_ip, form_values, login_required
 
 
 @login_required
@@ -38,11 +39,17 @@ async def account(request: Request) -> Response:
             changes = {"language": language, "time_zone": zone}
             if new_password:
                 changes["password_hash"] = hash_password(new_password)
-            User.update(**changes).where(User.id == user.id).execute()
+            with db.atomic():
+                User.update(**changes).where(User.id == user.id).execute()
+                if new_password:
+                    # Every session and emailed link ends, this session too.
+                    sessions.end_all_sessions(user.id)
+                    tokens.revoke_all(user.id)
+                    audit.record(
+                        "users.password.changed", actor=user, target=user, ip=client_ip(request)
+                    )
             response = see_other("/account?saved=1")
             if new_password:
-                # Every session ends, this one too: sign in again with the new password.
-                sessions.end_all_sessions(user.id)
                 response = see_other("/login")
                 response.delete_cookie(SESSION_COOKIE)
             return response

@@ -1,0 +1,81 @@
+"""People who leave: deactivation hands their work to a successor; reactivation."""
+
+from __future__ import annotations
+
+from portal.core import audit, sessions, tokens
+from portal.core.models import Client, User
+from portal.database import db, utcnow
+
+
+def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> int:
+    """Deactivate `leaver` and give their clients to `successor`; return how many moved.
+
+    Everything happens in one transaction: either the clients have moved and the
+    account is closed, or nothing changed. Past activity keeps its author.
+    """
+    with db.atomic():
+        # Closing the account first also locks its row (PostgreSQL), so a client
+        # saved for the leaver meanwhile waits and is not left behind.
+        User.update(is_active=False).where(User.id == leaver.id).execute()
+        moved_ids = [
+            client_id
+            for (client_id,) in Client.select(Client.id)
+            .where(Client.owner == leaver.id)
+            .order_by(Client.id)
+            .tuples()
+        ]
+        # The version bump makes anyone editing one of these clients meanwhile
+        # reload it instead of saving the old owner back.
+        moved = (
+            Client.update(owner=successor.id, version=Client.version + 1, updated_at=utcnow())
+            .where(Client.owner == leaver.id)
+            .execute()
+        )
+        # Contacts have no owner of their own: they belong to their client and follow it.
+        # TODO: issue 5 (tasks and agenda) — move the leaver's open tasks and future
+        # agenda items to `successor` here, in this same transaction; the tables do
+        # not exist yet.
+        sessions.end_all_sessions(leaver.id)
+        tokens.revoke_all(leaver.id)
+
+        audit.record(
+            "users.deactivated",
+            actor=actor,
+            target=leaver,
+            before={"is_active": True},
+            after={
+                "is_active": False,
+                "successor": successor.id,
+                "successor_name": successor.name,
+                "clients_moved": moved,
+            },
+            ip=ip,
+        )
+        if moved:
+            # One summary entry rather than one per client: a leaver may own
+            # thousands of clients, and as many entries would bury the rest of
+            # the log and slow this transaction. The ids keep it traceable.
+            audit.record(
+                "clients.owner.changed",
+                actor=actor,
+                target=leaver,
+                label=f"{leaver.name} → {successor.name}",
+                before={"owner": leaver.id},
+                after={"owner": successor.id, "count": moved, "clients": moved_ids},
+                ip=ip,
+            )
+    return moved
+
+
+def reactivate(user: User, *, actor: User, ip: str = "") -> None:
+    """Let a former user log in again; their old clients stay with the successor."""
+    with db.atomic():
+        User.update(is_active=True).where(User.id == user.id).execute()
+        audit.record(
+            "users.reactivated",
+            actor=actor,
+            target=user,
+            before={"is_active": False},
+            after={"is_active": True},
+            ip=ip,
+        )
