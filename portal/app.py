@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from portal.config import Settings
 from portal.core import importer
 from portal.core.permissions import Registry
-from portal.core.routes import account, auth, clients, profiles, users
+from portal.core.routes import account, audit, auth, clients, profiles, users
 from portal.database import open_database
 from portal.mail import Mailer
 from portal.plugins import build_manager, collect
@@ -52,6 +52,7 @@ def create_app(
         *importer.routes,
         *profiles.routes,
         *users.routes,
+        *audit.routes,
         *collect(manager.hook.register_routes, settings=settings),
         *static_mounts,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
