@@ -54,11 +54,11 @@ async def profile_list(request: Request) -> Response:
     return render(request, "admin/profiles.html", context)
 
 
-def _form_context(request: Request, reach: admin.Reach, profile: Profile | None) -> dict:
+def _form_context(reach: admin.Reach, profile: Profile | None) -> dict:
     """The choices of the form: only parents the editor may use, never a cycle."""
     rows = tree_rows()
     tree = ProfileTree.load()
-    beneath = tree.below(profile.id) | {profile.id} if profile is not None else set()
+    beneath = (tree.below(profile.id) | {profile.id}) if profile is not None else set()
     parents = [row for row in rows if row[0].id not in beneath and reach.may_place_under(row[0].id)]
     return {"kinds": PROFILE_KINDS, "parents": parents, "top_allowed": reach.everything}
 
@@ -84,7 +84,7 @@ async def profile_new(request: Request) -> Response:
         if not errors:
             admin.create_profile(values, user, client_ip(request))
             return see_other("/admin/profiles")
-    context = {"form": raw, "errors": errors, **_form_context(request, reach, None)}
+    context = {"form": raw, "errors": errors, **_form_context(reach, None)}
     status = 400 if errors else 200
     return render(request, "admin/profile_form.html", context, status_code=status)
 
@@ -116,7 +116,7 @@ async def profile_detail(request: Request) -> Response:
         "saved": request.query_params.get("saved") == "1",
         "members": admin.dependants(profile).users,
         "held": admin.held_by_tab(request.app.state.permissions, profile),
-        **_form_context(request, reach, profile),
+        **_form_context(reach, profile),
     }
     status = 400 if errors else 200
     return render(request, "admin/profile_detail.html", context, status_code=status)
