@@ -19,6 +19,7 @@ from portal.core import importer, notifications
 from portal.core.permissions import Registry
 from portal.core.routes import (
     account,
+    audit,
     auth,
     clients,
     permissions,
@@ -64,6 +65,7 @@ def create_app(
         *permissions.routes,
         *tags.routes,
         *vacations.routes,
+        *audit.routes,
         *collect(manager.hook.register_routes, settings=settings),
         *static_mounts,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

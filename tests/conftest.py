@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import uuid
@@ -206,3 +207,19 @@ def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
+
+
+@contextlib.contextmanager
+def count_queries() -> Iterator[list[str]]:
+    """Record every SQL statement the database runs inside the block."""
+    seen: list[str] = []
+    database = db.obj
+    original = database.execute_sql
+
+    def recording(sql: str, *args: object, **kwargs: object) -> object:
+        seen.append(sql)
+        return original(sql, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(database, "execute_sql", recording)
+        yield seen

@@ -7,13 +7,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from portal.config import Settings
-from portal.core import fields, restrictions
+from portal.core import audit, fields, restrictions
 from portal.core.models import (
     CLIENT_KINDS,
     CLIENT_STATUSES,
     FISCAL_ID_TYPES,
     SEGMENTS,
     Client,
+    Contact,
     User,
 )
 from portal.core.permissions import Grants
@@ -182,8 +183,14 @@ def create_client(form: ClientForm) -> Client:
     return client
 
 
-def update_client(client: Client, form: ClientForm, version: int) -> bool:
-    """Save the edit unless someone else saved first; False means a conflict."""
+def update_client(
+    client: Client, form: ClientForm, version: int, *, actor: User | None = None, ip: str = ""
+) -> bool:
+    """Save the edit unless someone else saved first; False means a conflict.
+
+    A new owner is written to the audit log in the same transaction.
+    """
+    previous_owner = client.owner_id
     for name in EDITABLE:
         setattr(client, name, form.values[name])
     client.reindex()
@@ -195,12 +202,42 @@ def update_client(client: Client, form: ClientForm, version: int) -> bool:
             .where(Client.id == client.id, Client.version == version)
             .execute()
         )
+        if updated == 1 and client.owner.id != previous_owner:
+            before = User.get_by_id(previous_owner)
+            audit.record(
+                "clients.owner.changed",
+                actor=actor,
+                target=client,
+                before={"owner_id": before.id, "owner_name": before.name},
+                after={"owner_id": client.owner.id, "owner_name": client.owner.name},
+                ip=ip,
+            )
     return updated == 1
 
 
-def delete_client(client: Client) -> None:
+# What the audit log keeps of a deleted client.
+DELETION_RECORD = (
+    "name", "kind", "status", "is_supplier", "segment", "zone", "fiscal_id_type",
+    "fiscal_id", "email", "phone", "city", "country", "visible_to_all",
+)  # fmt: skip
+
+
+def delete_client(client: Client, *, actor: User | None = None, ip: str = "") -> None:
     with db.atomic():
+        owner = User.get_by_id(client.owner_id)
+        before = {name: getattr(client, name) for name in DELETION_RECORD}
+        before.update(owner_id=owner.id, owner_name=owner.name, contacts=client.contacts.count())
+        audit.record("clients.deleted", actor=actor, target=client, before=before, ip=ip)
         Client.delete().where(Client.id == client.id).execute()
+
+
+def delete_contact(contact: Contact, *, actor: User | None = None, ip: str = "") -> None:
+    with db.atomic():
+        client = Client.get_by_id(contact.client_id)
+        before = {name: getattr(contact, name) for name in ("name", "position", "email", "phone")}
+        before.update(client_id=client.id, client_name=client.name)
+        audit.record("contacts.deleted", actor=actor, target=contact, before=before, ip=ip)
+        Contact.delete().where(Contact.id == contact.id).execute()
 
 
 def form_from_client(client: Client) -> dict[str, str]:

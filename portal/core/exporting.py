@@ -1,4 +1,4 @@
-"""Write clients to CSV or XLSX files that are safe to open in a spreadsheet."""
+"""Write clients (or any table) to CSV or XLSX files safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
@@ -56,21 +56,33 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def write_csv(rows: Iterable[Client], columns: Sequence[tuple[str, str]]) -> bytes:
     """UTF-8 with a BOM (so Excel reads the accents), commas and CRLF."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([_neutralise(header) for _, header in columns])
-    for client in rows:
-        writer.writerow([_csv_text(_value(client, name)) for name, _ in columns])
-    return buffer.getvalue().encode("utf-8-sig")
+    values = ([_value(client, name) for name, _ in columns] for client in rows)
+    return write_table_csv([header for _, header in columns], values)
 
 
 def write_xlsx(rows: Iterable[Client], columns: Sequence[tuple[str, str]]) -> bytes:
     """One sheet; text is always a string cell, so it can never run as a formula."""
+    values = ([_value(client, name) for name, _ in columns] for client in rows)
+    return write_table_xlsx([header for _, header in columns], values, "Clients")
+
+
+def write_table_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """Any table of plain values, written as `write_csv` writes clients."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([_neutralise(header) for header in headers])
+    for row in rows:
+        writer.writerow([_csv_text(value) for value in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def write_table_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str) -> bytes:
+    """Any table of plain values, written as `write_xlsx` writes clients."""
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Clients")
-    sheet.append([_xlsx_cell(sheet, header, bold=True) for _, header in columns])
-    for client in rows:
-        sheet.append([_xlsx_cell(sheet, _value(client, name)) for name, _ in columns])
+    sheet = book.create_sheet(title[:31])
+    sheet.append([_xlsx_cell(sheet, header, bold=True) for header in headers])
+    for row in rows:
+        sheet.append([_xlsx_cell(sheet, value) for value in row])
 
     output = io.BytesIO()
     book.save(output)

@@ -282,6 +282,8 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
         "/admin/profiles",
         "/admin/profiles/new",
         f"/admin/profiles/{user.profile_id}",
+        f"/admin/profiles/{user.profile_id}/delete",
+        "/admin/audit",
         "/admin/users",
         "/admin/users/new",
         f"/admin/users/{user.id}",

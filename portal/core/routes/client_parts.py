@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.core import fields, restrictions, tagging
-from portal.core.clients import convert
+from portal.core.clients import convert, delete_contact
 from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, Tag, User
 from portal.database import db, utcnow
 from portal.i18n import current_zone
@@ -20,6 +20,7 @@ from portal.i18n import gettext as _
 from portal.text import clean, parse_id
 from portal.web.rendering import grants_of, render, see_other
 from portal.web.requests import (
+    client_ip,
     form_values,
     login_required,
     permission_required,
@@ -154,7 +155,7 @@ async def contact_delete(request: Request) -> Response:
         return render(
             request, "clients/contact_delete.html", {"client": client, "contact": contact}
         )
-    contact.delete_instance()
+    delete_contact(contact, actor=request.state.user, ip=client_ip(request))
     return see_other(f"/clients/{client.id}#contacts")
 
 

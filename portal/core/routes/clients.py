@@ -15,6 +15,7 @@ from portal.i18n import gettext as _
 from portal.text import clean, parse_id
 from portal.web.rendering import grants_of, is_fragment_request, render, see_other
 from portal.web.requests import (
+    client_ip,
     form_values,
     permission_required,
     scope_of,
@@ -102,7 +103,8 @@ async def client_edit(request: Request) -> Response:
     if not form.ok:
         return _render_form(request, raw, form.errors, client=client, status_code=400)
     version = parse_id(raw.get("version", "")) or -1
-    if not clients.update_client(client, form, version):
+    user, ip = request.state.user, client_ip(request)
+    if not clients.update_client(client, form, version, actor=user, ip=ip):
         return _render_form(request, raw, {}, client=client, conflict=True, status_code=409)
     return see_other(f"/clients/{client.id}")
 
@@ -112,7 +114,7 @@ async def client_delete(request: Request) -> Response:
     client = visible_client(request, to_change=True)
     if request.method == "GET":
         return render(request, "clients/delete.html", {"client": client})
-    clients.delete_client(client)
+    clients.delete_client(client, actor=request.state.user, ip=client_ip(request))
     return see_other("/clients")
 
 

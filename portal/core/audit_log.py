@@ -1,0 +1,276 @@
+"""Reading the audit log: filters, keyset pages newest first, and readable values.
+
+Pages walk `(at, id)` downwards from a cursor, so entries written while someone
+reads never make a row repeat or go missing between pages. Dates in the filters
+are days in the viewer's time zone; the log stores UTC.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import peewee as pw
+
+from portal.core import fields
+from portal.core.models import AuditEntry, User
+from portal.i18n import N_, current_zone
+from portal.i18n import gettext as _
+from portal.text import clean, parse_id
+
+PAGE_SIZES = (25, 50, 100)
+
+# Human names for the actions the core writes; any other action shows its dotted name.
+ACTION_LABELS = {
+    "profiles.created": N_("Profile created"),
+    "profiles.updated": N_("Profile changed"),
+    "profiles.deleted": N_("Profile removed"),
+    "profiles.permission.granted": N_("Permission granted"),
+    "profiles.permission.revoked": N_("Permission revoked"),
+    "users.created": N_("User created"),
+    "users.updated": N_("User changed"),
+    "users.deactivated": N_("User deactivated"),
+    "clients.owner.changed": N_("Client owner changed"),
+    "clients.deleted": N_("Client deleted"),
+    "contacts.deleted": N_("Contact deleted"),
+}
+OBJECT_LABELS = {
+    "profile": N_("Profile"),
+    "user": N_("User"),
+    "client": N_("Client"),
+    "contact": N_("Contact"),
+}
+
+
+@dataclass
+class AuditFilters:
+    action: str = ""
+    actor: str = ""
+    object_type: str = ""
+    object_id: int | None = None
+    start: date | None = None
+    end: date | None = None
+    size: int = 50
+    after: str = ""
+    before: str = ""
+    actor_id: int | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: dict[str, str]) -> AuditFilters:
+        """Read query parameters; a value that cannot be used gets a message."""
+        size = parse_id(params.get("size", ""))
+        filters = cls(
+            action=clean(params.get("action", ""))[:100],
+            actor=clean(params.get("actor", ""))[:254],
+            object_type=clean(params.get("type", ""))[:50],
+            size=size if size in PAGE_SIZES else 50,
+            after=params.get("after", "")[:200],
+            before=params.get("before", "")[:200],
+        )
+        errors = filters.errors
+        raw_id = clean(params.get("object", ""))
+        filters.object_id = parse_id(raw_id)
+        if raw_id and filters.object_id is None:
+            errors["object"] = _("Not a valid number.")
+        filters.start = _day(params.get("from", ""), "from", errors)
+        filters.end = _day(params.get("to", ""), "to", errors)
+        if filters.start and filters.end and filters.end < filters.start:
+            errors["to"] = _("The end is before the start.")
+        if filters.actor:
+            filters.actor_id = _actor_id(filters.actor, errors)
+        return filters
+
+    def params(self, **changes: object) -> dict[str, str]:
+        """Query parameters reproducing these filters, for links and exports."""
+        values = {
+            "action": self.action,
+            "actor": self.actor,
+            "type": self.object_type,
+            "object": str(self.object_id or ""),
+            "from": self.start.isoformat() if self.start else "",
+            "to": self.end.isoformat() if self.end else "",
+            "size": str(self.size) if self.size != 50 else "",
+        }
+        values.update({key: str(value) for key, value in changes.items()})
+        return {key: value for key, value in values.items() if value}
+
+
+def _day(text: str, name: str, errors: dict[str, str]) -> date | None:
+    text = clean(text)
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is None or not 1900 <= day.year <= 2200:
+        errors[name] = _("Not a valid date.")
+        return None
+    return day
+
+
+def _actor_id(text: str, errors: dict[str, str]) -> int | None:
+    try:
+        email = fields.normalise_email(text)
+    except fields.FieldError as error:
+        errors["actor"] = error.translated()
+        return None
+    found = User.select(User.id).where(User.email == email).first()
+    if found is None:
+        errors["actor"] = _("Nobody has this email.")
+        return None
+    return found.id
+
+
+def _utc_midnight(day: date) -> datetime:
+    """The start of `day` in the viewer's zone, as stored (naive UTC)."""
+    local = datetime.combine(day, time.min, tzinfo=ZoneInfo(current_zone.get()))
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def with_actor_email() -> pw.SelectQuery:
+    """Entries joined to their actor's email, which the page links and the export shows."""
+    on = AuditEntry.actor == User.id
+    return AuditEntry.select(AuditEntry, User.id, User.email).join(User, pw.JOIN.LEFT_OUTER, on=on)
+
+
+def filtered(filters: AuditFilters, query: pw.SelectQuery | None = None) -> pw.SelectQuery:
+    """Every list and export starts here; filters with a mistake match nothing."""
+    query = AuditEntry.select() if query is None else query
+    if filters.errors:
+        return query.where(AuditEntry.id == 0)
+    action = filters.action
+    if action.endswith((".", "*")):
+        query = query.where(AuditEntry.action.startswith(action.rstrip("*")))
+    elif action:
+        query = query.where(AuditEntry.action == action)
+    if filters.actor_id:
+        query = query.where(AuditEntry.actor == filters.actor_id)
+    if filters.object_type:
+        query = query.where(AuditEntry.object_type == filters.object_type)
+    if filters.object_id:
+        query = query.where(AuditEntry.object_id == filters.object_id)
+    if filters.start:
+        query = query.where(AuditEntry.at >= _utc_midnight(filters.start))
+    if filters.end:
+        query = query.where(AuditEntry.at < _utc_midnight(filters.end + timedelta(days=1)))
+    return query
+
+
+@dataclass
+class AuditPage:
+    entries: list[AuditEntry]
+    next_cursor: str = ""
+    previous_cursor: str = ""
+
+
+def page(filters: AuditFilters) -> AuditPage:
+    """One page, newest first; `before` walks back towards newer entries."""
+    backwards = bool(filters.before) and not filters.after
+    cursor = _decode(filters.before if backwards else filters.after)
+    query = filtered(filters, with_actor_email())
+    if cursor is not None:
+        at, last_id = cursor
+        at_key, id_key = AuditEntry.at, AuditEntry.id
+        if backwards:
+            query = query.where((at_key > at) | ((at_key == at) & (id_key > last_id)))
+        else:
+            query = query.where((at_key < at) | ((at_key == at) & (id_key < last_id)))
+    if backwards:
+        order = (AuditEntry.at.asc(), AuditEntry.id.asc())
+    else:
+        order = (AuditEntry.at.desc(), AuditEntry.id.desc())
+    rows = list(query.order_by(*order).limit(filters.size + 1))
+    more = len(rows) > filters.size
+    rows = rows[: filters.size]
+    if backwards:
+        rows.reverse()
+
+    result = AuditPage(rows)
+    if rows:
+        if more or backwards:
+            result.next_cursor = _encode(rows[-1])
+        if (cursor is not None and not backwards) or (backwards and more):
+            result.previous_cursor = _encode(rows[0])
+    return result
+
+
+def _encode(entry: AuditEntry) -> str:
+    raw = json.dumps([entry.at.isoformat(), entry.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, int] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, last_id = json.loads(base64.urlsafe_b64decode(padded))
+        if parse_id(last_id) is None or not isinstance(at, str):
+            return None
+        return datetime.fromisoformat(at), int(last_id)
+    except (ValueError, TypeError):
+        return None
+
+
+# ------------------------------------------------------------------ showing
+
+
+def decoded(text: str) -> dict[str, Any]:
+    try:
+        values = json.loads(text or "{}")
+    except ValueError:
+        return {"": text}
+    return values if isinstance(values, dict) else {"": values}
+
+
+def shown(value: Any) -> str:
+    """A stored value as text a person reads (the template escapes it)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def differences(entry: AuditEntry) -> list[tuple[str, str, str]]:
+    """(field, before, after) for every field either side holds."""
+    before, after = decoded(entry.before), decoded(entry.after)
+    keys = sorted(before.keys() | after.keys())
+    return [(key, shown(before.get(key)), shown(after.get(key))) for key in keys]
+
+
+def action_label(action: str) -> str:
+    label = ACTION_LABELS.get(action)
+    return _(label) if label else ""
+
+
+def known_actions() -> list[str]:
+    """Actions present in the log and every area prefix, for the filter's suggestions."""
+    present = [row[0] for row in AuditEntry.select(AuditEntry.action).distinct().tuples()]
+    areas = {action.split(".")[0] + "." for action in present}
+    return sorted(areas) + sorted(present)
+
+
+def object_types() -> list[str]:
+    query = AuditEntry.select(AuditEntry.object_type).where(AuditEntry.object_type != "")
+    return sorted(row[0] for row in query.distinct().tuples())
+
+
+def actors() -> list[tuple[str, str]]:
+    """(email, name) of everyone who appears in the log."""
+    query = (
+        User.select(User.email, User.name)
+        .where(
+            User.id.in_(AuditEntry.select(AuditEntry.actor).where(AuditEntry.actor.is_null(False)))
+        )
+        .order_by(User.name)
+    )
+    return list(query.tuples())
