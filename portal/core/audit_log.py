@@ -18,6 +18,7 @@ import peewee as pw
 
 from portal.core import fields
 from portal.core.models import AuditEntry, User
+from portal.core.visibility import ProfileTree
 from portal.i18n import N_, current_zone
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
@@ -59,6 +60,8 @@ class AuditFilters:
     before: str = ""
     actor_id: int | None = None
     errors: dict[str, str] = field(default_factory=dict)
+    # Set by the view from who is reading (see `readable_by`), never from the URL.
+    readable: pw.Expression | None = None
 
     @classmethod
     def from_params(cls, params: dict[str, str]) -> AuditFilters:
@@ -144,6 +147,8 @@ def filtered(filters: AuditFilters, query: pw.SelectQuery | None = None) -> pw.S
     query = AuditEntry.select() if query is None else query
     if filters.errors:
         return query.where(AuditEntry.id == 0)
+    if filters.readable is not None:
+        query = query.where(filters.readable)
     action = filters.action
     if action.endswith((".", "*")):
         query = query.where(AuditEntry.action.startswith(action.rstrip("*")))
@@ -264,13 +269,27 @@ def object_types() -> list[str]:
     return sorted(row[0] for row in query.distinct().tuples())
 
 
-def actors() -> list[tuple[str, str]]:
-    """(email, name) of everyone who appears in the log."""
-    query = (
-        User.select(User.email, User.name)
-        .where(
-            User.id.in_(AuditEntry.select(AuditEntry.actor).where(AuditEntry.actor.is_null(False)))
-        )
-        .order_by(User.name)
-    )
-    return list(query.tuples())
+def readable_by(viewer: User) -> pw.Expression | None:
+    """The entries a viewer may read: all for an administrator.
+
+    Anyone else holding the audit menu reads what they and the people below
+    them in the tree did, so the log never tells a manager about another
+    team's clients.
+    """
+    if viewer.is_admin:
+        return None
+    return AuditEntry.actor.in_(_team(viewer))
+
+
+def _team(viewer: User) -> pw.SelectQuery:
+    below = ProfileTree.load().below(viewer.profile_id)
+    return User.select(User.id).where((User.profile.in_(below or {0})) | (User.id == viewer.id))
+
+
+def actors(viewer: User) -> list[tuple[str, str]]:
+    """(email, name) of everyone in the log whose entries the viewer may read."""
+    logged = AuditEntry.select(AuditEntry.actor).where(AuditEntry.actor.is_null(False))
+    query = User.select(User.email, User.name).where(User.id.in_(logged))
+    if not viewer.is_admin:
+        query = query.where(User.id.in_(_team(viewer)))
+    return list(query.order_by(User.name).tuples())

@@ -92,19 +92,33 @@ def test_without_the_audit_menu_the_log_is_refused(http: TestClient, top: Profil
     assert 'href="/admin/audit"' not in menu
 
 
-def test_a_profile_holding_the_audit_menu_reads_it(http: TestClient, top: Profile) -> None:
-    add("profiles.created", object_label="Visible")
+def test_a_profile_holding_the_audit_menu_reads_its_teams_entries(
+    http: TestClient, top: Profile, admin: User
+) -> None:
     auditor = make_profile("Auditoría", parent=top)
     write_grants(auditor, {"menu.admin": "", "menu.admin.audit": ""})
     auditor.save()
     make_user("auditor@example.com", auditor, language="en")
+    below = make_user("rep@example.com", make_profile("Ventas", parent=auditor))
+    peer = make_user("peer@example.com", make_profile("Otra rama", parent=top))
+    add("clients.deleted", actor=below, actor_name=below.name, object_label="Visible SL")
+    add("clients.deleted", actor=peer, actor_name=peer.name, object_label="Ajeno SL")
+    add("profiles.created", actor=admin, actor_name=admin.name, object_label="Secreto")
+    add("clients.deleted", object_label="Sin autor SL")
     with TestClient(http.app, base_url="http://testserver") as browser:
         log_in(browser, "auditor@example.com")
         page = browser.get("/admin/audit")
+        exported = browser.get("/admin/audit/export.csv")
         menu = browser.get("/").text
 
-    assert page.status_code == 200 and "Visible" in page.text
+    assert page.status_code == 200 and "Visible SL" in page.text
+    for hidden in ("Ajeno SL", "Secreto", "Sin autor SL", "peer@example.com"):
+        assert hidden not in page.text + exported.text
+    assert "Visible SL" in exported.text
     assert 'href="/admin/audit"' in menu
+    # The administrator reads everything.
+    everything = http.get("/admin/audit").text
+    assert all(name in everything for name in ("Visible SL", "Ajeno SL", "Secreto", "Sin autor"))
 
 
 # ------------------------------------------------------------ showing
@@ -144,9 +158,18 @@ def test_objects_link_only_while_they_exist_and_are_visible(
     ana = make_user("ana@example.com", north, language="en")
     luis = make_user("luis@example.com", south)
     mine, theirs = add_client(ana, "Propio SL"), add_client(luis, "Ajeno SL")
-    for client in (mine, theirs):
-        add("clients.deleted", object_type="client", object_id=client.id, object_label=client.name)
+    for client, who in ((mine, ana), (theirs, luis)):
+        add(
+            "clients.deleted",
+            actor=who,
+            object_type="client",
+            object_id=client.id,
+            object_label=client.name,
+        )
     add("clients.deleted", object_type="client", object_id=999999, object_label="Borrado SL")
+    # Ana's own entry about a client she cannot see: named, never linked.
+    add("clients.owner.changed", actor=ana, object_type="client", object_id=theirs.id,
+        object_label="Cedido SL")  # fmt: skip
     write_grants(north, {**read_grants(north), "menu.admin": "", "menu.admin.audit": ""})
     north.save()
 
@@ -159,7 +182,9 @@ def test_objects_link_only_while_they_exist_and_are_visible(
     assert f'<a href="/clients/{theirs.id}">Ajeno SL</a>' in seen_by_admin
     assert "/clients/999999" not in seen_by_admin and "Borrado SL" in seen_by_admin
     assert f'<a href="/clients/{mine.id}">Propio SL</a>' in seen_by_ana
-    assert f"/clients/{theirs.id}" not in seen_by_ana and "Ajeno SL" in seen_by_ana
+    assert f"/clients/{theirs.id}" not in seen_by_ana and "Cedido SL" in seen_by_ana
+    # Luis's entry is not Ana's team's: she does not read it at all.
+    assert "Ajeno SL" not in seen_by_ana
 
 
 # ------------------------------------------------------------ filters

@@ -53,6 +53,7 @@ def object_links(request: Request, entries: list[AuditEntry]) -> dict[tuple[str,
 @permission_required("menu.admin.audit")
 async def audit_list(request: Request) -> Response:
     filters = audit_log.AuditFilters.from_params(dict(request.query_params))
+    filters.readable = audit_log.readable_by(request.state.user)
     page = audit_log.page(filters)
     context = {
         "filters": filters,
@@ -60,7 +61,7 @@ async def audit_list(request: Request) -> Response:
         "links": object_links(request, page.entries),
         "actions": audit_log.known_actions(),
         "types": audit_log.object_types(),
-        "actors": audit_log.actors(),
+        "actors": audit_log.actors(request.state.user),
         "label_of": audit_log.action_label,
         "object_labels": audit_log.OBJECT_LABELS,
         "differences": audit_log.differences,
@@ -110,6 +111,7 @@ async def audit_export(request: Request) -> Response:
     if kind not in ("csv", "xlsx"):
         raise HTTPException(404)
     filters = audit_log.AuditFilters.from_params(dict(request.query_params))
+    filters.readable = audit_log.readable_by(request.state.user)
     headers = [_(h) for h in EXPORT_HEADERS]
     headers[0] = f"{headers[0]} ({current_zone.get()})"
     rows = _export_rows(filters)
