@@ -31,6 +31,11 @@ async def quotes(request: Request) -> Response:
     return PlainTextResponse("quotes; other concepts: " + ("yes" if may_other else "no"))
 
 
+@permission_required("reports.invoiced_by_zone")
+async def invoiced_by_zone(request: Request) -> Response:
+    return PlainTextResponse("report")
+
+
 class BillingLike:
     """A stand-in for the billing plugin: a tab of its own and a menu entry."""
 
@@ -44,11 +49,12 @@ class BillingLike:
             Permission("menu.quotes", "Quotes", "menus", url="/quotes", order=30),
             Permission("billing.invoice_articles", "Invoice articles", "billing", order=1),
             Permission("billing.invoice_other", "Invoice other concepts", "billing", order=2),
+            Permission("reports.invoiced_by_zone", "Invoiced by zone", "reports"),
         ]
 
     @hookimpl
     def register_routes(self, settings: Settings) -> list[Route]:
-        return [Route("/quotes", quotes)]
+        return [Route("/quotes", quotes), Route("/reports/invoiced", invoiced_by_zone)]
 
 
 @pytest.fixture
@@ -122,3 +128,25 @@ def test_a_mistaken_declaration_fails_at_start_up(
 
     with pytest.raises(ValueError, match=problem):
         Registry([*CORE_TABS, *tabs], [*CORE_PERMISSIONS, *permissions])
+
+
+def test_a_report_kind_is_held_per_profile(plugin_http: TestClient) -> None:
+    system = make_profile("Sistemas", kind="structural")
+    sales = make_profile("Ventas")
+    make_user("admin@example.com", system, is_admin=True, language="en")
+    make_user("rep@example.com", sales, language="en")
+    with TestClient(plugin_http.app, base_url="http://testserver") as rep:
+        log_in(rep, "rep@example.com")
+        refused = rep.get("/reports/invoiced")
+        log_in(plugin_http, "admin@example.com")
+        tab = plugin_http.get(f"/admin/permissions?profile={sales.id}&tab=reports").text
+        post_form(
+            plugin_http,
+            f"/admin/permissions/{sales.id}/reports",
+            {"grant:reports.invoiced_by_zone": "on"},
+        )
+        opened = rep.get("/reports/invoiced")
+
+    assert 'name="grant:reports.invoiced_by_zone"' in tab
+    assert refused.status_code == 403
+    assert opened.status_code == 200 and opened.text == "report"
