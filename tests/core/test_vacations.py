@@ -21,6 +21,7 @@ from portal.core.models import (
     User,
     VacationRequest,
 )
+from portal.core.permissions import read_grants, write_grants
 from portal.database import open_database
 from portal.i18n import format_number
 from portal.migrations import core_migrations
@@ -496,3 +497,40 @@ def test_the_migration_gives_existing_profiles_the_new_baseline(database_url: st
     [(allowance,)] = database.execute_sql('SELECT vacation_days FROM "user"').fetchall()
     assert Decimal(str(allowance)) == 22
     database.close()
+
+
+def test_delegates_change_chains_and_allowances_only_below_their_own_profile(
+    http: TestClient, team: Team
+) -> None:
+    north = team.manager.profile
+    held = read_grants(north)
+    keys = ("menu.admin", "menu.admin.users", "menu.admin.profiles")
+    write_grants(north, {**held, **dict.fromkeys(keys, "")})
+    north.save()
+    log_in(http, "manager@example.com")
+    before_days = {u.id: u.vacation_days for u in User.select()}
+
+    outside = [north, team.boss.profile, team.peer.profile]
+    chains = [
+        post_form(http, f"/admin/profiles/{p.id}/approvals", {"step-0": f"user:{team.manager.id}"})
+        for p in outside
+    ]
+    allowances = [
+        post_form(http, f"/admin/users/{u.id}/vacation-days", {"vacation_days": "99"})
+        for u in (team.manager, team.admin, team.boss, team.peer_sales)
+    ]
+    below_chain = post_form(
+        http,
+        f"/admin/profiles/{team.seller_profile.id}/approvals",
+        {"step-0": f"user:{team.manager.id}"},
+    )
+    below_days = post_form(
+        http, f"/admin/users/{team.sales.id}/vacation-days", {"vacation_days": "25"}
+    )
+
+    assert [a.status_code for a in chains] == [403, 403, 403]
+    assert [a.status_code for a in allowances] == [404, 404, 404, 404]
+    assert all(vacations.chain_rows(p) == [] for p in outside)
+    assert below_chain.status_code == 303 and below_days.status_code == 303
+    after = {u.id: u.vacation_days for u in User.select()}
+    assert after == {**before_days, team.sales.id: Decimal(25)}

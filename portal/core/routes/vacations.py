@@ -20,6 +20,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.core import absences, audit, notifications, vacations
+from portal.core import people as user_reach
+from portal.core import profiles as profile_reach
 from portal.core.models import (
     HALF_DAYS,
     Profile,
@@ -289,6 +291,9 @@ async def profile_approvals(request: Request) -> Response:
     profile = Profile.get_or_none(Profile.id == request.path_params["profile_id"])
     if profile is None:
         raise HTTPException(404)
+    if not profile_reach.Reach.of(request.state.user).may_change(profile.id):
+        # The chain decides who approves: the same rule as editing the profile.
+        raise HTTPException(403, _("You may change only the profiles below your own."))
     people = list(User.select().where(User.is_active == True).order_by(User.name))  # noqa: E712
     steps = vacations.chain_rows(profile)
     chosen = [f"user:{s.approver_id}" if s.approver_id else "parent" for s in steps]
@@ -326,8 +331,8 @@ async def profile_approvals(request: Request) -> Response:
 
 @permission_required("menu.admin.users")
 async def user_allowance(request: Request) -> Response:
-    """The yearly allowance of one user, for whoever may edit users."""
-    edited = User.get_or_none(User.id == request.path_params["user_id"])
+    """The yearly allowance of one user, for whoever may edit that user."""
+    edited = user_reach.Reach(request.state.user).user_or_none(request.path_params["user_id"])
     if edited is None:
         raise HTTPException(404)
     raw = {"vacation_days": str(edited.vacation_days)}
