@@ -114,6 +114,7 @@ def password_problems(password: str, name: str) -> dict[str, str]:
 def save_user(user: User | None, values: dict) -> User:
     """Create or update; a new password or deactivation ends the user's sessions."""
     password = values.pop("password")
+    old_email = user.email if user is not None else None
     with db.atomic():
         if user is None:
             user = User(**values)
@@ -125,7 +126,9 @@ def save_user(user: User | None, values: dict) -> User:
         user.save()
         if user.id and (password or not user.is_active):
             sessions.end_all_sessions(user.id)
-            # A link sent earlier must not overwrite the password just chosen.
+        if user.id and (password or not user.is_active or user.email != old_email):
+            # A link sent earlier must not overwrite the password just chosen,
+            # nor keep working from an address the account no longer has.
             tokens.revoke_all(user.id)
     return user
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from portal.core import audit, restrictions
-from portal.core.models import Client, ClientTag, Tag, User
-from portal.core.permissions import Grants
+from portal.core.models import Client, ClientTag, Profile, Tag, User
+from portal.core.permissions import Grants, read_grants, write_grants
 from portal.database import db
 from portal.i18n import gettext as _
 from portal.text import clean
@@ -64,3 +64,16 @@ def retag(client: Client, wanted: set[int], grants: Grants, actor: User, ip: str
             ip=ip,
         )
     return []
+
+
+def forget_tag_key(tag: Tag) -> list[str]:
+    """Take a tag's key from every profile holding it; the names of those profiles."""
+    key = restrictions.TAG_KEY.format(tag.id)
+    names = []
+    for profile in Profile.select().where(Profile.grants.contains(f'"{key}"')):
+        held = read_grants(profile)
+        if held.pop(key, None) is not None:
+            write_grants(profile, held)
+            profile.save()
+            names.append(profile.name)
+    return sorted(names)

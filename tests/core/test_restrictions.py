@@ -9,6 +9,7 @@ the tags of the client's page.
 from __future__ import annotations
 
 import html
+import json
 import re
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from portal.core.models import AuditEntry, Client, ClientTag, Profile, Tag, User
+from portal.core.permissions import read_grants
 from tests.conftest import grant, log_in, make_profile, make_user, post_form
 from tests.core.test_import_pages import review_and_import
 
@@ -346,3 +348,35 @@ def test_the_tag_list_is_managed_by_whoever_holds_its_menu(
     assert Tag.select().count() == 0 and ClientTag.select().count() == 0
     actions = [e.action for e in AuditEntry.select().order_by(AuditEntry.id)]
     assert actions == ["tags.created", "tags.deleted"]
+
+
+def test_deleting_a_tag_takes_its_key_from_every_profile(
+    http: TestClient, sales: Profile, rep: User, tags: dict[str, Tag]
+) -> None:
+    moroso = tags["Moroso"]
+    grant(sales, f"clients.tag.{moroso.id}", "menu.admin", "menu.admin.tags")
+
+    post_form(http, f"/admin/tags/{moroso.id}/delete")
+
+    assert f"clients.tag.{moroso.id}" not in read_grants(Profile.get_by_id(sales.id))
+    entry = AuditEntry.get(AuditEntry.action == "tags.deleted")
+    assert json.loads(entry.before)["profiles"] == ["Ventas"]
+
+
+def test_a_refused_tag_change_through_htmx_answers_with_the_message(
+    http: TestClient, sales: Profile, rep: User, tags: dict[str, Tag]
+) -> None:
+    client = add_client(rep)
+    moroso = tags["Moroso"].id
+
+    answer = post_form(
+        http,
+        f"/clients/{client.id}/tags",
+        {"offered": moroso, "tag": moroso},
+        headers={"HX-Request": "true"},
+    )
+
+    assert answer.status_code == 400
+    assert answer.text.lstrip().startswith('<section id="tags">')
+    assert "Your profile may not assign or remove: Moroso." in html.unescape(answer.text)
+    assert tagged(client) == set()

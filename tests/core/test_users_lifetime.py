@@ -722,3 +722,22 @@ def test_changing_ones_own_password_voids_a_pending_reset_link(
     assert stale.status_code == 404 and DEAD_LINK in stale.text
     assert login_status(http.app, "ana@example.com", NEW_PASSWORD) == 303
     assert [e.object_id for e in actions("users.password.changed")] == [org["ana"].id]
+
+
+def test_changing_the_email_voids_the_links_sent_to_the_old_one(
+    http: TestClient, other_http: TestClient, org: dict, mailbox: Mailbox
+) -> None:
+    log_in(http, "admin@example.com")
+    invite(http, org["reps"], email="typo@example.com")
+    marta = User.get(User.email == "typo@example.com")
+    path = link_in(mailbox.to("typo@example.com")[0])
+
+    post_form(
+        http,
+        f"/admin/users/{marta.id}",
+        {"name": "Marta Gil", "email": "marta@example.com", "profile": marta.profile_id},
+    )
+
+    assert User.get_by_id(marta.id).email == "marta@example.com"
+    assert set_password(other_http, path).status_code == 404
+    assert User.get_by_id(marta.id).password_hash == ""

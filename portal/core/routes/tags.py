@@ -14,7 +14,7 @@ from portal.core.routes import client_parts
 from portal.database import db
 from portal.i18n import gettext as _
 from portal.text import parse_id
-from portal.web.rendering import grants_of, render, see_other
+from portal.web.rendering import grants_of, is_fragment_request, render, see_other
 from portal.web.requests import client_ip, form_values, permission_required, visible_client
 
 
@@ -76,9 +76,11 @@ async def tag_delete(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "admin/tag_delete.html", {"tag": tag, "uses": uses})
     with db.atomic():
+        # The key goes with the tag, so a later tag given the same id starts unheld.
+        holders = tagging.forget_tag_key(tag)
         audit.record(
             "tags.deleted", actor=request.state.user, target=tag, ip=client_ip(request),
-            before={"name": tag.name, "colour": tag.colour, "clients": uses},
+            before={"name": tag.name, "colour": tag.colour, "clients": uses, "profiles": holders},
         )  # fmt: skip
         tag.delete_instance()
     return see_other("/admin/tags")
@@ -98,7 +100,8 @@ async def client_tags(request: Request) -> Response:
     if refused:
         message = _("Your profile may not assign or remove: %(tags)s.", tags=", ".join(refused))
         context = client_parts.detail_context(request, client, tag_error=message)
-        return render(request, "clients/detail.html", context, block="tags", status_code=400)
+        template = "clients/_tags.html" if is_fragment_request(request) else "clients/detail.html"
+        return render(request, template, context, status_code=400)
     return see_other(f"/clients/{client.id}#tags")
 
 
