@@ -206,6 +206,9 @@ def _parse_date(raw: str) -> date | None:
         return None
 
 
+MAX_SPAN_DAYS = 366
+
+
 def validate(user: User, raw: dict[str, str], *, on: date) -> tuple[dict, dict[str, str]]:
     """Check a request form; `on` is today. Errors are keyed by field."""
     errors: dict[str, str] = {}
@@ -218,6 +221,11 @@ def validate(user: User, raw: dict[str, str], *, on: date) -> tuple[dict, dict[s
         errors["end"] = _("Enter the last day (for example 2026-08-14).")
     elif start is not None and end < start:
         errors["end"] = _("The last day cannot be before the first.")
+    elif start is not None and (end - start).days > MAX_SPAN_DAYS:
+        # Checked before any counting: a request spans a year at most.
+        errors["end"] = _("A request covers at most a year; split longer absences.")
+    if start is not None and start > on + timedelta(days=2 * MAX_SPAN_DAYS):
+        errors["start"] = _("Requests reach at most two years ahead.")
 
     first_half, last_half = raw.get("first_half", ""), raw.get("last_half", "")
     if first_half not in ("", *HALF_DAYS):

@@ -145,6 +145,9 @@ def test_the_form_explains_each_mistake_at_its_field(http: TestClient, team: Tea
     assert "cannot be before the first" in error(
         "end", start=later.isoformat(), end=(later - timedelta(days=1)).isoformat()
     )
+    # Huge ranges are refused before any day is counted.
+    assert "at most a year" in error("end", start=later.isoformat(), end="9999-12-31")
+    assert "two years ahead" in error("start", start="2999-01-04", end="2999-01-05")
     yesterday = vacations.today() - timedelta(days=1)
     assert "in the past" in error("start", start=yesterday.isoformat(), end=later.isoformat())
     assert "Enter the first day" in error("start", start="31/02/2027", end=later.isoformat())
