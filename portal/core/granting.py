@@ -104,6 +104,12 @@ def plan_tab(
     for permission in ordered:
         parent = permission.parent
         if parent in keys and parent != TAGS_GROUP and parent not in after:
+            if permission.key in after and not editor.has(permission.key):
+                # Taking the entry above would take a key the editor may not touch.
+                plan.errors[parent] = _(
+                    "Removing this would also remove “%(entry)s”, which you cannot change.",
+                    entry=_(permission.label),
+                )
             after.pop(permission.key, None)
 
     for key in keys:

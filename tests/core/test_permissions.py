@@ -317,3 +317,38 @@ def test_unknown_tabs_and_profiles_answer_not_found(
     assert http.get("/admin/permissions?profile=99999").status_code == 404
     assert post_form(http, f"/admin/permissions/{sales.id}/nope").status_code == 404
     assert User.select().count() == 3
+
+
+def test_the_home_page_shows_client_figures_only_with_the_clients_menu(
+    http: TestClient,
+) -> None:
+    from portal.core.models import Activity, Client
+
+    rep = make_user("rep@example.com", holding("menu.vacations"), language="en")
+    client = Client(owner=rep, name="Confidencial SL", status="customer")
+    client.reindex()
+    client.save()
+    Activity.create(client=client, author=rep, kind="call", subject="Llamada")
+    log_in(http, "rep@example.com")
+
+    page = http.get("/").text
+
+    assert "Confidencial SL" not in page and "/clients?status=" not in page
+    grant(rep.profile, "menu.clients")
+    assert "Confidencial SL" in http.get("/").text
+
+
+def test_unticking_an_entry_never_takes_a_key_the_editor_lacks(
+    http: TestClient, company: dict[str, Profile]
+) -> None:
+    sales = grant(company["sales"], "menu.admin", "menu.admin.users", "menu.admin.tags")
+    grant(company["director"], "menu.admin.users")
+    log_in(http, "boss@example.com")
+    before = reload(sales)
+
+    # The director holds Users but not Tags, and leaves Administration unticked.
+    answer = post_form(http, f"/admin/permissions/{sales.id}/menus", {"grant:menu.clients": "on"})
+
+    assert answer.status_code == 400
+    assert "which you cannot change" in answer.text
+    assert reload(sales) == before

@@ -206,6 +206,9 @@ async def activity_add(request: Request) -> Response:
 async def home(request: Request) -> Response:
     scope = scope_of(request)
     user = request.state.user
+    if not grants_of(request).has("menu.clients"):
+        # Client figures and activity belong to the Clients menu.
+        return render(request, "home.html", {"user": user, "clients_menu": False})
     mine = scope.clients(Client.select(Client.status, pw.fn.COUNT(Client.id).alias("n")))
     by_status = {row.status: row.n for row in mine.group_by(Client.status)}
     recent = list(
@@ -214,7 +217,7 @@ async def home(request: Request) -> Response:
         .order_by(Activity.id.desc())
         .limit(10)
     )
-    context = {"by_status": by_status, "recent": recent, "user": user}
+    context = {"by_status": by_status, "recent": recent, "user": user, "clients_menu": True}
     return render(request, "home.html", context)
 
 
