@@ -15,7 +15,7 @@ from typing import Any
 
 import peewee as pw
 
-from portal.core import audit
+from portal.core import audit, granting
 from portal.core.models import BASELINE_GRANTS, Profile, User
 from portal.core.permissions import Grants, Registry, read_grants, write_grants
 from portal.core.visibility import ProfileTree
@@ -186,7 +186,7 @@ def held_by_tab(registry: Registry, profile: Profile) -> list[tuple[str, list[tu
     for tab in registry.tabs:
         rows = [
             (p.label, depth, limit_text(p.limit, held[p.key]) if p.limit else "")
-            for p, depth in registry.in_tab(tab.key)
+            for p, depth in granting.tab_rows(registry, tab.key)
             if p.key in held
         ]
         summary.append((tab.label, rows))
@@ -199,7 +199,12 @@ KIND_LABELS = {"hierarchical": N_("Hierarchical"), "structural": N_("Structural"
 
 def export_table(registry: Registry) -> tuple[list[str], list[list[Any]]]:
     """Headers and one row per profile, in tree order, for the spreadsheet."""
-    keys = [(p, tab) for tab in registry.tabs for p, _depth in registry.in_tab(tab.key)]
+    keys = [
+        (p, tab)
+        for tab in registry.tabs
+        for p, _depth in granting.tab_rows(registry, tab.key)
+        if p.key != granting.TAGS_GROUP
+    ]
     headers = [_(h) for h in EXPORT_HEADERS]
     headers += [f"{_(tab.label)} › {_(p.label)}" for p, tab in keys]
     names = {p.id: p.name for p in Profile.select(Profile.id, Profile.name)}

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from starlette.testclient import TestClient
 
-from portal.core.models import AuditEntry, Profile, User
+from portal.core.models import AuditEntry, Profile, Tag, User
 from portal.core.permissions import read_grants, write_grants
 from tests.conftest import count_queries, log_in, make_profile, make_user, post_form
 
@@ -542,3 +542,19 @@ def test_a_bigger_tree_runs_no_more_queries(http: TestClient, org: Org) -> None:
         make_user(f"rep{i}@example.com", profile)
 
     assert tree_queries() == small
+
+
+def test_tag_keys_show_on_the_profile_page_and_in_the_export(http: TestClient, org: Org) -> None:
+    vip = Tag.create(name="VIP", colour="#112233")
+    Tag.create(name="Moroso", colour="#332211")
+    grant(org.sales, **{f"clients__tag__{vip.id}": ""})
+
+    page = http.get(f"/admin/profiles/{org.sales.id}").text
+    sheet = openpyxl.load_workbook(io.BytesIO(http.get("/admin/profiles/export.xlsx").content))
+    rows = [[cell.value for cell in row] for row in sheet.active.iter_rows()]
+    by_name = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+
+    held = page.split('id="permissions"', 1)[1]
+    assert "VIP" in held and "Moroso" not in held
+    assert by_name["Ventas Norte"]["Clients › VIP"] == "✓"
+    assert by_name["Ventas Norte"]["Clients › Moroso"] is None
