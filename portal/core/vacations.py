@@ -40,6 +40,8 @@ OPEN = ("pending", "approved")
 COMMENT_LIMIT = 1000
 
 ASKED = N_("%(name)s asks for days off from %(start)s to %(end)s.")
+# TODO: carry the approver's comment (a rejection's reason) in the note and the
+# email; today the requester opens the request to read it.
 APPROVED = N_("%(name)s approved your days off from %(start)s to %(end)s.")
 REJECTED = N_("%(name)s rejected your days off from %(start)s to %(end)s.")
 CANCELLED = N_("%(name)s cancelled the days off from %(start)s to %(end)s.")
@@ -451,6 +453,9 @@ def cancel(request: VacationRequest, user: User, *, ip: str = "") -> list[Note]:
 # ---------------------------------------------------------------- chains
 
 
+# TODO: a step naming someone since deactivated shows as empty on the chain page
+# (requests then fall back to the administrators); warn on the deactivation
+# page and on the chain page instead.
 def chain_rows(profile: Profile) -> list[ApprovalStep]:
     return list(
         ApprovalStep.select()

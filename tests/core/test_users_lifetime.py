@@ -741,3 +741,14 @@ def test_changing_the_email_voids_the_links_sent_to_the_old_one(
     assert User.get_by_id(marta.id).email == "marta@example.com"
     assert set_password(other_http, path).status_code == 404
     assert User.get_by_id(marta.id).password_hash == ""
+
+
+def test_ones_own_language_and_zone_changes_are_audited(http: TestClient, org: dict) -> None:
+    log_in(http, "ana@example.com")
+
+    post_form(http, "/account", {"language": "es", "time_zone": "America/Mexico_City"})
+    post_form(http, "/account", {"language": "es", "time_zone": "America/Mexico_City"})
+
+    [entry] = actions("users.updated")
+    assert entry.actor_id == entry.object_id == org["ana"].id
+    assert json.loads(entry.after) == {"language": "es", "time_zone": "America/Mexico_City"}

@@ -41,6 +41,13 @@ async def account(request: Request) -> Response:
                 changes["password_hash"] = hash_password(new_password)
             with db.atomic():
                 User.update(**changes).where(User.id == user.id).execute()
+                old = {"language": user.language, "time_zone": user.time_zone}
+                before, after = audit.changes(old, {"language": language, "time_zone": zone})
+                if after:
+                    audit.record(
+                        "users.updated", actor=user, target=user, before=before, after=after,
+                        ip=client_ip(request),
+                    )  # fmt: skip
                 if new_password:
                     # Every session and emailed link ends, this session too.
                     sessions.end_all_sessions(user.id)
