@@ -74,7 +74,10 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
+    # aiosmtpd calls its handlers by this exact name.
+    async def handle_DATA(  # noqa: N802
+        self, server: object, session: object, envelope: Any
+    ) -> str:
         parsed = BytesParser(policy=email_policy.default).parsebytes(envelope.content)
         self.messages.append(parsed)  # type: ignore[arg-type]
         return "250 OK"

@@ -14,19 +14,11 @@ from portal.core import audit
 from portal.core.models import Profile, Tag, User
 from portal.core.permissions import Grants, Permission, Registry, read_grants, write_grants
 from portal.core.restrictions import TAG_KEY
-from portal.core.visibility import ProfileTree
 from portal.database import db
 from portal.i18n import N_
 from portal.i18n import gettext as _
 
 TAGS_GROUP = "clients.tags"
-
-
-def editable_profiles(editor: User, tree: ProfileTree) -> set[int]:
-    """The profiles whose permissions `editor` may change."""
-    if editor.is_admin:
-        return set(tree.parent)
-    return tree.below(editor.profile_id)
 
 
 def tab_rows(registry: Registry, tab: str) -> list[tuple[Permission, int]]:

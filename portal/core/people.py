@@ -203,7 +203,9 @@ class Reach:
     def successors(self, leaver: User) -> pw.SelectQuery:
         """Who may take over a leaver's clients: active people who may own clients."""
         if self.full:
-            assistants = Profile.select(Profile.id).where(Profile.is_assistant == True)  # noqa: E712
+            assistants = (
+                Profile.select(Profile.id).where(Profile.is_assistant == True)  # noqa: E712
+            )
             query = User.select().where(
                 User.is_active == True,  # noqa: E712
                 User.profile.not_in(assistants),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from portal.core.models import Client, ClientTag, Tag
+from portal.core.models import Client, Tag
 from portal.core.permissions import Grants
 from portal.i18n import gettext as _
 
@@ -78,18 +78,15 @@ def may_tag(grants: Grants, tag: Tag | int) -> bool:
 
 
 def tag_refusals(
-    wanted: set[int], grants: Grants, current: Client | None = None
+    wanted: set[int], held: set[int], known: dict[int, str], grants: Grants
 ) -> tuple[set[int], set[int], list[str]]:
-    """Tags to add and remove to reach `wanted`, and the names of those refused.
+    """Tags to add and remove to go from `held` to `wanted`, and the names refused.
 
-    A profile assigns or removes only the tags it holds; changing any other tag
-    refuses the whole change, so nothing is applied halfway.
+    `known` names every tag. A profile assigns or removes only the tags it
+    holds; changing any other tag refuses the whole change, so nothing is
+    applied halfway.
     """
-    held = set()
-    if current is not None:
-        held = {link.tag_id for link in ClientTag.select().where(ClientTag.client == current)}
-    known = {tag.id: tag.name for tag in Tag.select()}
-    wanted &= known.keys()
+    wanted = wanted & known.keys()
     to_add, to_remove = wanted - held, held - wanted
     refused = sorted(known[t] for t in to_add | to_remove if not may_tag(grants, t))
     return to_add, to_remove, refused

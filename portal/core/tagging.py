@@ -38,15 +38,25 @@ def tags_of(client: Client) -> list[Tag]:
     return list(Tag.select().join(ClientTag).where(ClientTag.client == client).order_by(Tag.name))
 
 
-def retag(client: Client, wanted: set[int], grants: Grants, actor: User, ip: str) -> list[str]:
-    """Give the client exactly the `wanted` tags; the names refused, if any.
+def retag(
+    client: Client,
+    checked: set[int],
+    offered: set[int],
+    grants: Grants,
+    actor: User,
+    ip: str,
+) -> list[str]:
+    """Set the offered tags as the boxes say; the names refused, if any.
 
-    A refusal changes nothing: the profile may assign or remove only its tags.
+    Tags the form did not offer keep their state. A refusal changes nothing:
+    the profile may assign or remove only its own tags.
     """
-    to_add, to_remove, refused = restrictions.tag_refusals(wanted, grants, client)
+    held = {link.tag_id for link in ClientTag.select().where(ClientTag.client == client)}
+    names = {tag.id: tag.name for tag in Tag.select()}
+    wanted = (held - offered) | checked
+    to_add, to_remove, refused = restrictions.tag_refusals(wanted, held, names, grants)
     if refused or not (to_add or to_remove):
         return refused
-    names = {tag.id: tag.name for tag in Tag.select()}
     with db.atomic():
         if to_remove:
             ClientTag.delete().where(

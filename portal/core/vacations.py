@@ -143,7 +143,8 @@ class Approvers:
     """Who may act on which step, from the active users read in one query."""
 
     def __init__(self) -> None:
-        rows = User.select(User.id, User.profile, User.is_admin).where(User.is_active == True)  # noqa: E712
+        active = User.is_active == True  # noqa: E712
+        rows = User.select(User.id, User.profile, User.is_admin).where(active)
         self.active = {row.id: row for row in rows}
 
     def of_step(self, step: dict, requester_id: int) -> set[int]:

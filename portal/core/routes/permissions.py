@@ -12,6 +12,7 @@ from starlette.routing import Route
 from portal.core import granting
 from portal.core.models import Profile
 from portal.core.permissions import read_grants
+from portal.core.profiles import Reach
 from portal.core.routes.profiles import tree_rows
 from portal.core.visibility import ProfileTree
 from portal.text import parse_id
@@ -29,15 +30,16 @@ def _matrix(
     status_code: int = 200,
 ) -> Response:
     registry = request.app.state.permissions
-    editable = granting.editable_profiles(request.state.user, ProfileTree.load())
-    rows = [row for row in tree_rows() if row[0].id in editable]
+    tree = ProfileTree.load()
+    reach = Reach.of(request.state.user, tree)
+    rows = [row for row in tree_rows(tree) if reach.may_change(row[0].id)]
     if tab not in {t.key for t in registry.tabs}:
         raise HTTPException(404)
     profile = None
     if profile_id is not None:
-        if profile_id not in editable:
+        profile = Profile.get_or_none(Profile.id == profile_id)
+        if profile is None or not reach.may_change(profile_id):
             raise HTTPException(404)
-        profile = Profile.get_by_id(profile_id)
     elif rows:
         profile = rows[0][0]
 
@@ -75,9 +77,8 @@ async def save(request: Request) -> Response:
     profile_id = request.path_params["profile_id"]
     tab = request.path_params["tab"]
     registry = request.app.state.permissions
-    editable = granting.editable_profiles(request.state.user, ProfileTree.load())
     profile = Profile.get_or_none(Profile.id == profile_id)
-    if profile is None or profile_id not in editable:
+    if profile is None or not Reach.of(request.state.user).may_change(profile_id):
         raise HTTPException(404)
     if tab not in {t.key for t in registry.tabs}:
         raise HTTPException(404)

@@ -18,10 +18,10 @@ from portal.web.requests import client_ip, form_values, permission_required
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def tree_rows() -> list[tuple[Profile, int, int]]:
+def tree_rows(tree: ProfileTree | None = None) -> list[tuple[Profile, int, int]]:
     """Profiles in tree order with their depth and number of users."""
     profiles = {p.id: p for p in Profile.select()}
-    tree = ProfileTree.load()
+    tree = tree or ProfileTree.load()
     counts = tree.users
     rows: list[tuple[Profile, int, int]] = []
 

@@ -92,11 +92,8 @@ async def client_tags(request: Request) -> Response:
     client = visible_client(request, to_change=True)
     async with request.form() as form:
         checked, offered = _ids(form.getlist("tag")), _ids(form.getlist("offered"))
-    # Tags the form did not offer keep their state; offered ones follow the boxes.
-    current = {tag.id for tag in tagging.tags_of(client)}
-    wanted = (current - offered) | checked
     grants, ip = grants_of(request), client_ip(request)
-    refused = tagging.retag(client, wanted, grants, request.state.user, ip)
+    refused = tagging.retag(client, checked, offered, grants, request.state.user, ip)
     if refused:
         message = _("Your profile may not assign or remove: %(tags)s.", tags=", ".join(refused))
         context = client_parts.detail_context(request, client, tag_error=message)
