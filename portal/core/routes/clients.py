@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core import clients, exporting, listing, restrictions
+from portal.core import clients, exporting, listing, portfolio, restrictions
 from portal.core.duplicates import Candidate, Match, likely_duplicates
 from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, User
 from portal.core.routes import client_parts
@@ -68,6 +68,8 @@ def _render_form(
         "client": client,
         "conflict": conflict,
         "duplicates": duplicates or [],
+        "zones": [zone.name for zone in portfolio.zones()],
+        "segment_rule": portfolio.segment_rule(),
         "statuses": CLIENT_STATUSES,
         "segments": SEGMENTS,
         "owners": owners,
