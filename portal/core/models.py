@@ -112,6 +112,8 @@ class Client(BaseModel):
     marketing_opt_out = pw.BooleanField(default=False)
     # Identifier in the system the client was imported from, to update on re-import.
     external_id = pw.CharField(max_length=100, default="")
+    # When a person-client's personal data was erased at their request.
+    erased_at = pw.DateTimeField(null=True)
     # Percentage off list prices; how much a profile may grant is a permission.
     discount = pw.DecimalField(max_digits=5, decimal_places=2, default=0, auto_round=True)
     # Accent- and case-folded copies kept for search and Spanish-aware sorting.

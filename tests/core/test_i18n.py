@@ -280,6 +280,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
         f"/clients/{client.id}/timeline",
         f"/clients/{client.id}/contacts/{contact.id}/edit",
         f"/clients/{client.id}/contacts/{contact.id}/delete",
+        f"/clients/{client.id}/contacts/{contact.id}/erase",
         "/clients/import",
         "/admin/profiles",
         "/admin/profiles/new",
