@@ -133,6 +133,18 @@ def http(app: object) -> Iterator[TestClient]:
         yield client
 
 
+@contextlib.contextmanager
+def client_with_plugin(settings: Settings, plugin: object, name: str) -> Iterator[TestClient]:
+    """A test client of the app with one extra plugin registered under `name`."""
+    manager = build_manager(settings, load_installed=False)
+    manager.register(plugin, name=name)
+    application = create_app(settings, plugins=manager)
+    migrate(db.obj)
+    with TestClient(application, base_url="http://testserver") as client:
+        yield client
+    db.close()
+
+
 def make_profile(name: str, parent: Profile | None = None, **extra: object) -> Profile:
     return Profile.create(name=name, parent=parent, **extra)
 

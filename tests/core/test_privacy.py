@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from portal.app import create_app
 from portal.config import Settings
 from portal.core import consent
 from portal.core.models import (
@@ -23,11 +22,15 @@ from portal.core.models import (
     Opportunity,
     Suppression,
 )
-from portal.database import db
 from portal.hookspecs import hookimpl
-from portal.migrations import migrate
-from portal.plugins import build_manager
-from tests.conftest import grant, log_in, make_profile, make_user, post_form
+from tests.conftest import (
+    client_with_plugin,
+    grant,
+    log_in,
+    make_profile,
+    make_user,
+    post_form,
+)
 from tests.core.test_client_pages import Team, add_client, field_error, team
 
 __all__ = ["team"]
@@ -300,13 +303,8 @@ def plugin() -> InvoicesLike:
 
 @pytest.fixture
 def plugin_http(settings: Settings, plugin: InvoicesLike) -> Iterator[TestClient]:
-    manager = build_manager(settings, load_installed=False)
-    manager.register(plugin, name="invoices-like")
-    app = create_app(settings, plugins=manager)
-    migrate(db.obj)
-    with TestClient(app, base_url="http://testserver") as client:
+    with client_with_plugin(settings, plugin, "invoices-like") as client:
         yield client
-    db.close()
 
 
 def _signed_in_person(http: TestClient) -> Client:
