@@ -208,8 +208,13 @@ def post_form(
     client: TestClient, path: str, data: dict[str, object] | None = None, **extra: Any
 ) -> httpx.Response:
     """POST a form with the session's CSRF token, without following the redirect."""
-    fields = {"csrf_token": token(client), **{k: str(v) for k, v in (data or {}).items()}}
+    fields = {"csrf_token": token(client), **{k: _text(v) for k, v in (data or {}).items()}}
     return client.post(path, data=fields, follow_redirects=False, **extra)
+
+
+def _text(value: object) -> str | list[str]:
+    """A form value as text; a list stays a list, for fields posted several times."""
+    return [str(item) for item in value] if isinstance(value, list) else str(value)
 
 
 @pytest.fixture

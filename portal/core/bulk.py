@@ -10,6 +10,8 @@ and what was refused, and the audit log keeps who did what to which clients.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,13 +20,23 @@ import peewee as pw
 
 from portal.core import audit, listing, portfolio, restrictions
 from portal.core.clients import DELETION_RECORD
-from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, ClientTag, Tag, User
+from portal.core.models import (
+    CLIENT_STATUSES,
+    SEGMENTS,
+    BulkJob,
+    Client,
+    ClientTag,
+    Tag,
+    User,
+)
 from portal.core.permissions import Grants
 from portal.core.visibility import Scope
 from portal.database import db, utcnow
 from portal.i18n import N_
 from portal.i18n import gettext as _
 from portal.text import parse_id
+
+logger = logging.getLogger(__name__)
 
 KINDS = {
     "reassign": N_("Give to another owner"),
@@ -285,3 +297,51 @@ _CHANGES: dict[str, Callable[[Action, list[int], User, str], int]] = {
     "status": _set("status"),
     "delete": _delete,
 }
+
+
+# -- in the background ----------------------------------------------------------------
+
+
+def queue_job(action: Action, selection: Selection, user: User, ip: str) -> BulkJob:
+    return BulkJob.create(
+        user=user, action=action.kind, value=action.value, label=action.label[:200],
+        selection=json.dumps(selection.as_json()), ip=ip,
+    )  # fmt: skip
+
+
+def run_job(job_id: int) -> BulkJob | None:
+    """Run a queued mass action to its end, recording progress after each batch.
+
+    The job is claimed by moving it from queued to running in one statement, so
+    a job delivered twice runs once. The user's scope is read now, not when the
+    job was queued: someone moved or deactivated meanwhile changes nothing more.
+    """
+    claimed = (
+        BulkJob.update(status="running")
+        .where(BulkJob.id == job_id, BulkJob.status == "queued")
+        .execute()
+    )
+    if not claimed:
+        return BulkJob.get_or_none(BulkJob.id == job_id)
+    job = BulkJob.get_by_id(job_id)
+    user = User.get_by_id(job.user_id)
+
+    def progress(done: int, total: int) -> None:
+        BulkJob.update(processed=done, total=total).where(BulkJob.id == job_id).execute()
+
+    try:
+        if not user.is_active:
+            raise PermissionError("the user who asked for it is no longer active")
+        action = Action(job.action, job.value, job.label)
+        selection = Selection.from_json(json.loads(job.selection))
+        scope = Scope.for_user(user)
+        outcome = apply(action, selection, scope, actor=user, ip=job.ip, progress=progress)
+        BulkJob.update(
+            status="done", outcome=json.dumps(outcome.as_json()), finished_at=utcnow()
+        ).where(BulkJob.id == job_id).execute()
+    except Exception as exc:
+        logger.exception("mass action %s failed", job_id)
+        BulkJob.update(status="failed", error=str(exc)[:500], finished_at=utcnow()).where(
+            BulkJob.id == job_id
+        ).execute()
+    return BulkJob.get_by_id(job_id)

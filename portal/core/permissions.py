@@ -116,6 +116,15 @@ CORE_PERMISSIONS = (
         help=N_("Besides NIF, CIF and NIE."),
     ),
     Permission(
+        "clients.bulk",
+        N_("Mass actions on clients"),
+        "clients",
+        order=55,
+        help=N_(
+            "Reassign, tag, change or delete many clients at once, within what the user may change."
+        ),
+    ),
+    Permission(
         "clients.gdpr",
         N_("Hand over or erase a person's data (GDPR)"),
         "clients",

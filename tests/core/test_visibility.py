@@ -182,7 +182,7 @@ def clear_tables() -> None:
 
 
 # What every generated profile holds: the baseline, and the GDPR pages.
-GRANTS = json.dumps({**json.loads(BASELINE_GRANTS), "clients.gdpr": ""})
+GRANTS = json.dumps({**json.loads(BASELINE_GRANTS), "clients.gdpr": "", "clients.bulk": ""})
 
 
 def build(world: World) -> list[User]:
@@ -535,6 +535,13 @@ def check_refusals(http: TestClient, visible: set[int], hidden: list[int], csrf:
             answer = http.request(method, url, data=form, follow_redirects=False)
             assert answer.status_code == 404, (method, url)
     assert snapshot() == before
+    # Mass actions answer with a summary; hidden clients are simply not in it.
+    for action in ("delete", "status"):
+        form = {"selection": json.dumps({"ids": hidden}), "action": action,
+                "value": "customer", "csrf_token": csrf}  # fmt: skip
+        answer = http.post("/clients/bulk/apply", data=form, follow_redirects=False)
+        assert answer.status_code == 200, answer.text
+    assert snapshot()[:3] == before[:3]
 
 
 def check_acceptance(http: TestClient, key: int, csrf: str, changeable: bool) -> None:
