@@ -313,6 +313,11 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
             "country": "ES", "email": client.email or "x@example.com"}  # fmt: skip
     Client.update(email=twin["email"]).where(Client.id == client.id).execute()
     answers["duplicate"] = post_form(http, "/clients/new", twin)
+    chosen = {"id": [client.id], "action": "status", "value_status": "customer"}
+    answers["bulk"] = post_form(http, "/clients/bulk", chosen)
+    selection = f'{{"ids": [{client.id}]}}'
+    applied = {"selection": selection, "action": "status", "value": "customer"}
+    answers["bulk done"] = post_form(http, "/clients/bulk/apply", applied)
     missing = http.get("/clients/999999")
 
     statuses = {path: answer.status_code for path, answer in answers.items()}
