@@ -30,6 +30,7 @@ from portal.core.routes import (
     tags,
     users,
     vacations,
+    views,
 )
 from portal.database import open_database
 from portal.mail import Mailer
@@ -69,6 +70,7 @@ def create_app(
         *tags.routes,
         *portfolio.routes,
         *bulk.routes,
+        *views.routes,
         *privacy.routes,
         *vacations.routes,
         *audit.routes,

@@ -13,11 +13,18 @@ import peewee as pw
 
 from portal.core.listing import ClientFilters
 from portal.core.models import SavedView, User
-from portal.i18n import gettext as _
+from portal.i18n import N_
 from portal.text import clean
 
 NAME_LIMIT = 100
 MAX_VIEWS = 50
+# Why a view was not saved, by the code the list page gets in its address.
+ERRORS = {
+    "name": N_("Give the view a name."),
+    "long": N_("A view's name has at most 100 characters."),
+    "many": N_("You already have 50 views; delete one first."),
+    "taken": N_("You already have a view with this name."),
+}
 
 
 def query_of(filters: ClientFilters) -> str:
@@ -30,23 +37,23 @@ def views_of(user: User) -> list[SavedView]:
 
 
 def save(user: User, name: str, params: dict[str, str]) -> tuple[SavedView | None, str]:
-    """Keep the filters under `name`, replacing a view of the same name; or a message."""
+    """Keep the filters under `name`, replacing a view of the same name; or why not."""
     name = clean(name)
     if not name:
-        return None, _("Give the view a name.")
+        return None, "name"
     if len(name) > NAME_LIMIT:
-        return None, _("At most %(n)s characters.", n=NAME_LIMIT)
+        return None, "long"
     query = query_of(ClientFilters.from_params(params))
     existing = SavedView.get_or_none(SavedView.user == user, SavedView.name == name)
     if existing is not None:
         SavedView.update(query=query).where(SavedView.id == existing.id).execute()
         return SavedView.get_by_id(existing.id), ""
     if SavedView.select().where(SavedView.user == user).count() >= MAX_VIEWS:
-        return None, _("You already have %(n)s views; delete one first.", n=MAX_VIEWS)
+        return None, "many"
     try:
         return SavedView.create(user=user, name=name, query=query), ""
     except pw.IntegrityError:
-        return None, _("You already have a view with this name.")
+        return None, "taken"
 
 
 def delete(user: User, view_id: int | None) -> bool:
