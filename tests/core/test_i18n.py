@@ -24,6 +24,7 @@ from portal.core.models import (
     Client,
     Contact,
     Notification,
+    SavedView,
     Tag,
     User,
     VacationRequest,
@@ -267,6 +268,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     Activity.create(client=client, author=user, kind="visit", subject="Primera visita")
     tag = Tag.create(name="Preferente", colour="#336699")
     zone = Zone.create(name="Centro", postal_prefixes="28 45", countries="ES")
+    SavedView.create(user=user, name="Mis clientes", query="status=customer")
     log_in(http, "ana@example.com")
 
     pages = [
