@@ -109,3 +109,21 @@ def erase_personal_data(kind: str, record_id: int) -> None:
     the law requires (an issued invoice keeps its fiscal data). Raising undoes
     the whole erasure, so the person is never left half-erased.
     """
+
+
+# ---------------------------------------------------------------- events
+
+
+@hookspec
+def client_merged(survivor_id: int, merged_id: int, actor_id: int | None) -> None:
+    """Called once a merge of two clients is committed.
+
+    `merged_id` is the client that no longer exists and `survivor_id` the one
+    that took its place; `actor_id` is the user who merged them (`None` when
+    no user did). By then every row of the models plugins register (through
+    `register_models`) that pointed to the merged client through a foreign key
+    already points to the survivor; a plugin keeping client ids anywhere else
+    (a column without a foreign key, an index, an outside service) moves them
+    here. The return value is ignored. An exception is logged with the
+    plugin's name and undoes nothing; the other plugins are still called.
+    """

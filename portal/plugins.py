@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import peewee
 import pluggy
 
 from portal import hookspecs
 from portal.config import Settings
+from portal.core.models import CORE_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +36,22 @@ def collect(hook: pluggy.HookCaller, **kwargs: object) -> list:
         if result:
             items.extend(result)
     return items
+
+
+def known_models(manager: pluggy.PluginManager) -> tuple[type[peewee.Model], ...]:
+    """The core's models, then every model a plugin registers."""
+    return (*CORE_MODELS, *collect(manager.hook.register_models))
+
+
+def notify(hook: pluggy.HookCaller, **kwargs: object) -> None:
+    """Tell every plugin of an event; one that fails is logged and the rest still hear.
+
+    Events are sent after the change is committed, so a plugin's failure never
+    undoes it; the log names the plugin so its author can be told.
+    """
+    # pluggy calls the last registered first; keep its order.
+    for impl in reversed(hook.get_hookimpls()):
+        try:
+            impl.function(*(kwargs[name] for name in impl.argnames))
+        except Exception:
+            logger.exception("plugin %r failed in %s", impl.plugin_name, hook.name)

@@ -70,6 +70,7 @@ ACTION_LABELS = {
     "clients.tags.changed": N_("Client's tags changed"),
     "clients.owner.changed": N_("Client owner changed"),
     "clients.deleted": N_("Client deleted"),
+    "clients.merged": N_("Clients merged"),
     "contacts.deleted": N_("Contact deleted"),
 }
 OBJECT_LABELS = {

@@ -131,6 +131,13 @@ CORE_PERMISSIONS = (
         order=60,
         help=N_("Download everything held about a contact or a person, and erase it."),
     ),
+    Permission(
+        "clients.merge",
+        N_("Merge duplicate clients"),
+        "clients",
+        order=70,
+        help=N_("Of the clients the user may edit."),
+    ),
     Permission("tasks.delete", N_("Delete tasks created in the CRM"), "tasks", order=10),
     Permission("menu.vacations", N_("Vacations"), MENUS, url="/vacations", order=50),
     Permission(

@@ -80,6 +80,7 @@ def detail_context(request: Request, client: Client, **extra: object) -> dict:
         "contact_errors": {},
         "activity_form": {"kind": "call"},
         "activity_errors": {},
+        "merged": False,
         **extra,
     }
 

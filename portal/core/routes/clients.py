@@ -10,7 +10,7 @@ from starlette.routing import Route
 from portal.core import bulk, clients, exporting, listing, portfolio, restrictions, saved_views
 from portal.core.duplicates import Candidate, Match, likely_duplicates
 from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, Tag, User
-from portal.core.routes import client_parts
+from portal.core.routes import client_merge, client_parts
 from portal.core.visibility import Scope
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
@@ -61,8 +61,16 @@ def _list_extras(request: Request) -> dict:
 
 @permission_required("menu.clients")
 async def client_detail(request: Request) -> Response:
-    client = visible_client(request)
-    context = client_parts.detail_context(request, client)
+    scope = scope_of(request)
+    client_id = request.path_params["client_id"]
+    client = scope.client_or_none(client_id)
+    if client is None:
+        survivor_id = client_merge.merged_into(scope, client_id)
+        if survivor_id is None:
+            raise HTTPException(404)
+        return see_other(f"/clients/{survivor_id}")
+    merged = request.query_params.get("merged") == "1"
+    context = client_parts.detail_context(request, client, merged=merged)
     return render(request, "clients/detail.html", context)
 
 
@@ -83,6 +91,7 @@ def _render_form(
         "duplicates": duplicates or [],
         "zones": [zone.name for zone in portfolio.zones()],
         "segment_rule": portfolio.segment_rule(),
+        "mergeable": _mergeable(request, client, duplicates or []),
         "statuses": CLIENT_STATUSES,
         "segments": SEGMENTS,
         "owners": owners,
@@ -90,6 +99,15 @@ def _render_form(
         "discount_limit": grants_of(request).limit("clients.discount"),
     }
     return render(request, "clients/form.html", context, status_code=status_code)
+
+
+def _mergeable(request: Request, client: Client | None, duplicates: list[Match]) -> set[int]:
+    """Ids among the duplicates the user may merge the edited client with."""
+    ids = [match.client_id for match in duplicates if match.visible]
+    if client is None or not ids or not grants_of(request).has("clients.merge"):
+        return set()
+    query = scope_of(request).changeable(Client.select(Client.id)).where(Client.id.in_(ids))
+    return {client_id for (client_id,) in query.tuples()}
 
 
 # A change to any of these makes an edited client worth checking again.
@@ -192,8 +210,17 @@ async def client_export(request: Request) -> Response:
 
 @permission_required("menu.clients")
 async def client_autocomplete(request: Request) -> Response:
+    """Clients to open; with `merge=<id>`, the clients that one may be merged with."""
     scope = scope_of(request)
     filters = listing.ClientFilters(q=clean(request.query_params.get("q", ""))[:100])
+    merge_into = request.query_params.get("merge")
+    if merge_into is not None and grants_of(request).has("clients.merge"):
+        survivor = scope.client_or_none(merge_into, to_change=True)
+        if survivor is None:
+            raise HTTPException(404)
+        matches = client_merge.candidates(scope, filters.q, survivor.id)
+        context = {"matches": matches, "merge_into": survivor.id}
+        return render(request, "clients/_autocomplete.html", context)
     matches = []
     if filters.q:
         columns = Client.select(Client.id, Client.name, Client.city)
@@ -212,4 +239,5 @@ routes = [
     Route("/clients/{client_id:id}/edit", client_edit, methods=["GET", "POST"]),
     Route("/clients/{client_id:id}/delete", client_delete, methods=["GET", "POST"]),
     *client_parts.routes,
+    *client_merge.routes,
 ]
