@@ -32,6 +32,7 @@ from playwright.sync_api import (
 from portal.config import Settings
 from portal.core import people
 from portal.core.models import Client, Profile
+from portal.core.permissions import read_grants, write_grants
 from portal.database import db, open_database
 from portal.migrations import migrate
 from portal.plugins import build_manager, collect
@@ -102,6 +103,9 @@ def _seed(settings: Settings) -> dict[str, int]:
         migrate(db.obj, collect(manager.hook.register_migrations))
         board = Profile.create(name="Dirección comercial")
         north = Profile.create(name="Jefatura Norte", parent=board)
+        # The manager may merge clients (test_merge.py).
+        write_grants(north, {**read_grants(north), "clients.merge": ""})
+        north.save()
         south = Profile.create(name="Jefatura Sur", parent=board)
         seller = Profile.create(name="Comercial Norte", parent=north)
         people_in = (

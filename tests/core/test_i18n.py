@@ -311,6 +311,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers.update(_import_pages(http, user))
     answers.update(_vacation_pages(http, user))
     answers.update(_lifetime_pages(http, user))
+    answers.update(_merge_pages(http, user, client))
     twin = {"name": client.name, "kind": "company", "status": "lead", "owner": user.id,
             "country": "ES", "email": client.email or "x@example.com"}  # fmt: skip
     Client.update(email=twin["email"]).where(Client.id == client.id).execute()
@@ -398,6 +399,35 @@ def _lifetime_pages(http: TestClient, admin: User) -> dict[str, Any]:
         )
         answers[f"email {name}"] = SimpleNamespace(status_code=200, text="\n".join(parts))
     return answers
+
+
+def _merge_pages(http: TestClient, user: User, client: Client) -> dict[str, Any]:
+    """Picking the other client, choosing the values and the confirmation."""
+    other = Client(name="Nandu Soluciones", owner=user, city="Caceres", marketing_opt_out=True)
+    other.reindex()
+    other.save()
+    Contact.create(client=other, name="Íñigo Ortiz", position="Gerente")
+    path = f"/clients/{client.id}/merge"
+    choices = http.get(path, params={"with": other.id})
+    confirmation = http.post(
+        path,
+        data={
+            "csrf_token": csrf_from(choices.text),
+            "with": str(other.id),
+            "version": str(client.version),
+            "other_version": str(other.version),
+            "pick_name": "other",
+            "step": "review",
+        },
+    )
+    return {
+        "merge picker": http.get(path, params={"q": "nandu"}),
+        "merge choices": choices,
+        "merge confirmation": confirmation,
+        "merge autocomplete": http.get(
+            "/clients/autocomplete", params={"q": "n", "merge": client.id}
+        ),
+    }
 
 
 def _import_pages(http: TestClient, owner: User) -> dict[str, Any]:
