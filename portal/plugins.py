@@ -51,6 +51,8 @@ def notify(hook: pluggy.HookCaller, **kwargs: object) -> None:
     """
     # pluggy calls the last registered first; keep its order.
     for impl in reversed(hook.get_hookimpls()):
+        if impl.wrapper or impl.hookwrapper:
+            continue  # wrappers surround a call; an event has nothing to wrap
         try:
             impl.function(*(kwargs[name] for name in impl.argnames))
         except Exception:

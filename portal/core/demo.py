@@ -144,6 +144,8 @@ _GRANTS = {
         "clients.supplier": "",
         "clients.fiscal_id_other": "",
         "clients.visible_to_all": "",
+        # Back office keeps the client base clean.
+        "clients.merge": "",
     },
     "Administración": {},
 }

@@ -175,7 +175,7 @@ def _refusals(merge_plan: Plan, grants: Grants, scope: Scope) -> dict[str, str]:
     values = merge_plan.values()
     survivor = merge_plan.survivor
     refused = {
-        _KEY_OF_COLUMN[column]: message
+        _KEY_OF_COLUMN.get(column, column): message
         for column, message in restrictions.client_refusals(values, grants, survivor).items()
     }
     if values["owner"] != survivor.owner_id:
@@ -307,7 +307,8 @@ def merge(
     """Merge the other client into the survivor; what moved, or `Conflict`.
 
     Both clients must still be at the versions the user saw: otherwise nothing
-    changes. Plugins hear `client_merged` once the merge is committed.
+    changes. Plugins hear `client_merged` once the merge is committed, so call
+    this outside any transaction of your own.
     """
     survivor, other = merge_plan.survivor, merge_plan.other
     models = known_models(plugins)

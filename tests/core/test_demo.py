@@ -291,6 +291,7 @@ def test_demo_profiles_hold_what_their_job_needs(demo: DemoAccounts) -> None:
     assert sales.has("menu.clients") and not sales.has("menu.admin.users")
     assert sales.limit("clients.discount") < head.limit("clients.discount")
     assert not sales.has("clients.supplier") and back_office.has("clients.supplier")
+    assert back_office.has("clients.merge") and not sales.has("clients.merge")
     assert head.has(f"clients.tag.{vip.id}") and not sales.has(f"clients.tag.{vip.id}")
     assert not technician.has("menu.clients.import")
     assert holds(demo.admin).everything

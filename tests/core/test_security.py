@@ -40,6 +40,7 @@ class World:
     user_id: int
     client_id: int
     contact_id: int
+    twin_id: int  # a second client, to merge into the first
     import_token: str
 
 
@@ -59,6 +60,9 @@ def world(http: TestClient, settings: Settings) -> Iterator[World]:
     client.reindex()
     client.save()
     contact = Contact.create(client=client, name="Pepa")
+    twin = Client(name="Acme SL", owner=admin_id)
+    twin.reindex()
+    twin.save()
 
     with (
         _client_with(http.app) as second,
@@ -85,6 +89,7 @@ def world(http: TestClient, settings: Settings) -> Iterator[World]:
             user_id=rep.id,
             client_id=client.id,
             contact_id=contact.id,
+            twin_id=twin.id,
             import_token=uploaded.headers["location"].rsplit("/", 1)[1],
         )
 
@@ -127,6 +132,12 @@ def _actions(w: World) -> dict[str, Action]:
             {"kind": "call", "subject": "Hola"},
             None,
         ),
+        "client-merge": (
+            True,
+            f"{client}/merge",
+            {"with": w.twin_id, "version": 1, "other_version": 1, "step": "merge"},
+            None,
+        ),
         "import-upload": (True, "/clients/import", {}, upload),
         "import-review": (True, f"/clients/import/{w.import_token}", review, None),
         "profile-create": (
@@ -162,6 +173,7 @@ ACTIONS = [
     "contact-edit",
     "contact-delete",
     "activity-add",
+    "client-merge",
     "import-upload",
     "import-review",
     "profile-create",
