@@ -201,6 +201,28 @@ def test_a_consent_on_one_side_reaches_the_joined_contact(http: TestClient, team
     assert ConsentRecord.select().where(ConsentRecord.contact.is_null()).count() == 0
 
 
+def test_notes_of_both_and_the_details_of_a_joined_contact_are_kept(
+    http: TestClient, team: Team
+) -> None:
+    kept = add_client(team.ana, "Bodegas Río", notes="Paga a 60 días.")
+    gone = add_client(team.ana, "Bodegas Rio", notes="Cierra en agosto.")
+    luz = Contact.create(client=kept, name="Luz", email="luz@rio.example", notes="Jefa")
+    Contact.create(
+        client=gone, name="Luz Mar", email="LUZ@rio.example", email_alt="luz@casa.example",
+        phone="+34975000001", position="Gerente", notes="Prefiere el teléfono",
+    )  # fmt: skip
+
+    post_form(http, f"/clients/{kept.id}/merge", picks_form(kept, gone, notes="both"))
+
+    assert Client.get_by_id(kept.id).notes == "Paga a 60 días.\n\nCierra en agosto."
+    joined = Contact.get_by_id(luz.id)
+    assert (joined.name, joined.email, joined.email_alt) == (
+        "Luz", "luz@rio.example", "luz@casa.example",
+    )  # fmt: skip
+    assert (joined.phone, joined.position) == ("+34975000001", "Gerente")
+    assert joined.notes == "Jefa\n\nPrefiere el teléfono"
+
+
 # ------------------------------------------------------------ the pages
 
 
