@@ -12,15 +12,14 @@ both clients had) and the merged-away copy is dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import peewee as pw
 import pluggy
 
-from portal.core import audit, restrictions
+from portal.core import audit, consent, portfolio, restrictions
 from portal.core.clients import DELETION_RECORD, TEXT_LIMITS
-from portal.core.models import Client, ClientMerge, ConsentRecord, Contact, User
+from portal.core.models import Client, ClientMerge, ConsentRecord, Contact, User, Zone
 from portal.core.permissions import Grants
 from portal.core.visibility import Scope
 from portal.database import db, utcnow
@@ -104,6 +103,9 @@ class Plan:
     other: Client
     picks: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
+    # The administrator's placing rules, read once: the merged client follows them.
+    zones: list[Zone] = field(default_factory=list)
+    rule: portfolio.SegmentRule = field(default_factory=portfolio.SegmentRule)
 
     @property
     def ok(self) -> bool:
@@ -118,11 +120,24 @@ class Plan:
             values.update(zip(merge_field.columns, merge_field.of(source), strict=True))
         if self.picks.get("notes") == BOTH:
             values["notes"] = joined_notes(self.survivor.notes, self.other.notes)
+        # As when the client is saved from its form: an empty zone is found from
+        # the address, and a segment rule decides from the revenue or staff kept.
+        portfolio.place(values, self.zones, self.rule)
         # Either side asking for no marketing is enough: the same business asked.
         values["marketing_opt_out"] = (
             self.survivor.marketing_opt_out or self.other.marketing_opt_out
         )
         return values
+
+    def by_rules(self) -> dict[str, str]:
+        """Zone and segment as the placing rules set them, where they differ from the pick."""
+        values = self.values()
+        placed = {}
+        for key in ("zone", "segment"):
+            source = self.other if self.picks.get(key) == OTHER else self.survivor
+            if values[key] != getattr(source, key):
+                placed[key] = values[key]
+        return placed
 
     def changed(self) -> dict[str, Any]:
         """The columns whose value the merge changes on the survivor."""
@@ -159,7 +174,10 @@ def plan(
             errors[key] = _("Choose one of the options.")
             pick = SURVIVOR
         picks[key] = pick
-    result = Plan(survivor, other, picks, errors)
+    if survivor.erased_at or other.erased_at:
+        # Merging would bring personal data back into, or next to, an erased record.
+        errors["erased"] = _("A client whose personal data was erased cannot be merged.")
+    result = Plan(survivor, other, picks, errors, portfolio.zones(), portfolio.segment_rule())
     refused = _refusals(result, grants, scope)
     if raw is None:
         # An offer the user may not make falls back to what the survivor has.
@@ -390,18 +408,14 @@ def _evidence(survivor_id: int, other_id: int) -> str:
     return f"client {other_id} merged into client {survivor_id}"
 
 
-def _combined_consent(first: Contact, second: Contact) -> tuple[str, datetime | None]:
+def _combined_consent(first: Contact, second: Contact) -> str:
     """A withdrawal on either side wins, even over a later consent on the other.
 
     The two records are the same person written down twice; which one is newer
     cannot be trusted, and mailing someone who said no cannot be undone.
     """
-    for state in ("withdrawn", "given"):
-        dates = [c.consent_at for c in (first, second) if c.marketing_consent == state]
-        if dates:
-            known = [at for at in dates if at is not None]
-            return state, max(known) if known else None
-    return "", None
+    states = {first.marketing_consent, second.marketing_consent}
+    return next((state for state in ("withdrawn", "given") if state in states), "")
 
 
 def _merge_contact(
@@ -426,17 +440,14 @@ def _merge_contact(
         changes["email_alt"] = extra[0]
     if gone.notes and gone.notes != kept.notes:
         changes["notes"] = joined_notes(kept.notes, gone.notes) if kept.notes else gone.notes
-    state, at = _combined_consent(kept, gone)
-    if state != kept.marketing_consent:
-        changes.update(marketing_consent=state, consent_at=at)
     if changes:
         Contact.update(**changes, updated_at=utcnow()).where(Contact.id == kept.id).execute()
 
     for ref in references(models, Contact):
         _repoint(ref, gone.id, kept.id)
     Contact.delete().where(Contact.id == gone.id).execute()
-    if "marketing_consent" in changes:
-        ConsentRecord.create(
-            client=survivor.id, contact=kept.id, email=kept.email, state=state, method="merge",
-            evidence=_evidence(survivor.id, gone.client_id), actor=actor, ip=ip[:45],
-        )  # fmt: skip
+    state = _combined_consent(kept, gone)
+    if state != kept.marketing_consent:
+        # The earlier evidence of both sides now hangs off `kept`; this says why it changed.
+        evidence = _evidence(survivor.id, gone.client_id)
+        consent.record(kept, state, "merge", evidence=evidence, actor=actor, ip=ip[:45])

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from portal.app import create_app
 from portal.config import Settings
-from portal.core import merging
+from portal.core import merging, portfolio
 from portal.core.models import (
     Activity,
     AuditEntry,
@@ -29,6 +29,7 @@ from portal.core.models import (
     Opportunity,
     Tag,
     User,
+    Zone,
 )
 from portal.core.permissions import Grants, read_grants, write_grants
 from portal.core.visibility import Scope
@@ -134,7 +135,7 @@ def test_everything_moves_and_the_counts_add_up(http: TestClient, team: Team) ->
     assert (eva.email, eva.mobile, eva.marketing_consent) == (
         "eva@acme.example", "+34600000001", "withdrawn",
     )  # fmt: skip
-    assert eva.consent_at == datetime(2024, 5, 1)
+    assert eva.consent_at is not None and eva.consent_at > datetime(2024, 5, 1)
     history = ConsentRecord.select().where(ConsentRecord.contact == eva.id)
     assert sorted((r.method, r.state) for r in history) == [
         ("email", "withdrawn"), ("merge", "withdrawn"),
@@ -221,6 +222,38 @@ def test_notes_of_both_and_the_details_of_a_joined_contact_are_kept(
     )  # fmt: skip
     assert (joined.phone, joined.position) == ("+34975000001", "Gerente")
     assert joined.notes == "Jefa\n\nPrefiere el teléfono"
+
+
+def test_the_merged_client_follows_the_zone_and_segment_rules(http: TestClient, team: Team) -> None:
+    Zone.create(name="Centro", postal_prefixes="28", countries="ES")
+    rule = portfolio.SegmentRule("employees", Decimal(250), Decimal(50))
+    portfolio.save_rule(rule, actor=team.boss, ip="")
+    kept = add_client(team.ana, "Acme", segment="small", employees=10)
+    gone = add_client(team.ana, "Acme SL", postal_code="28001", employees=300)
+
+    form = picks_form(kept, gone, step="review", postal_code="other", employees="other")
+    review = post_form(http, f"/clients/{kept.id}/merge", form)
+    post_form(http, f"/clients/{kept.id}/merge", {**form, "step": "merge"})
+
+    assert "Set by the zone and segment rules" in review.text
+    survivor = Client.get_by_id(kept.id)
+    assert (survivor.postal_code, survivor.zone, survivor.segment) == ("28001", "Centro", "large")
+
+
+def test_an_erased_client_is_not_merged(http: TestClient, team: Team) -> None:
+    kept = add_client(team.ana, "Acme")
+    gone = add_client(team.ana, "Acme SL", kind="person", erased_at=datetime(2025, 1, 1))
+    before, before_versions = everything(), versions()
+
+    page = http.get(f"/clients/{kept.id}/merge", params={"with": gone.id})
+    refused = post_form(http, f"/clients/{kept.id}/merge", picks_form(kept, gone))
+    offered = http.get(f"/clients/{kept.id}/merge", params={"q": "acme"}).text
+
+    assert "personal data was erased cannot be merged" in page.text
+    assert "Review the merge" not in page.text
+    assert refused.status_code == 400
+    assert (everything(), versions()) == (before, before_versions)
+    assert f"with={gone.id}" not in offered
 
 
 # ------------------------------------------------------------ the pages

@@ -25,7 +25,7 @@ def candidates(scope: Scope, q: str, survivor_id: int) -> list[Client]:
         return []
     columns = Client.select(Client.id, Client.name, Client.city)
     query = listing.filtered_clients(scope, listing.ClientFilters(q=q[:100]), columns)
-    query = scope.changeable(query).where(Client.id != survivor_id)
+    query = scope.changeable(query).where(Client.id != survivor_id, Client.erased_at.is_null())
     return list(query.order_by(Client.sort_name, Client.id).limit(CANDIDATES))
 
 
