@@ -328,6 +328,8 @@ def merge(
     changes. Plugins hear `client_merged` once the merge is committed, so call
     this outside any transaction of your own.
     """
+    if not merge_plan.ok:
+        raise ValueError(f"refused choices: {sorted(merge_plan.errors)}")
     survivor, other = merge_plan.survivor, merge_plan.other
     models = known_models(plugins)
     changes = merge_plan.changed()
