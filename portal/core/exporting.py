@@ -22,7 +22,8 @@ from portal.i18n import N_
 # (attribute, English header); a dotted attribute follows a foreign key, so
 # select the clients joined to their owner to avoid one query per row.
 CLIENT_EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("id", N_("ID")),
+    # Named so the import recognises it and updates these very clients.
+    ("id", N_("Cartera ID")),
     ("name", N_("Name")),
     ("kind", N_("Kind")),
     ("status", N_("Status")),
@@ -45,6 +46,10 @@ CLIENT_EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("registered_on", N_("Customer since")),
     ("latitude", N_("Latitude")),
     ("longitude", N_("Longitude")),
+    ("is_supplier", N_("Supplier")),
+    ("marketing_opt_out", N_("No marketing")),
+    ("discount", N_("Discount percentage")),
+    ("external_id", N_("ID in the other system")),
     ("owner.email", N_("Owner")),
     ("created_at", N_("Created")),
     ("updated_at", N_("Updated")),

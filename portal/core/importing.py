@@ -177,10 +177,14 @@ _HEADER_WORDS: dict[str, str] = {
         "nomarketing sinmarketing hasoptedoutofemail emailoptout unsubscribed "
         "bajapublicidad nopublicidad marketingoptout"
     ),
-    "discount": "discount descuento dto discountpercent porcentajedescuento",
+    "discount": (
+        "discount descuento dto discountpercent porcentajedescuento discountpercentage "
+        "porcentajededescuento"
+    ),
     # Salesforce "ID", HubSpot "Record ID", Odoo "External ID", EspoCRM "ID".
     "external_id": (
-        "id externalid idexterno recordid accountid organizationid companyid iddelregistro"
+        "id externalid idexterno recordid accountid organizationid companyid iddelregistro "
+        "idintheothersystem idenelotrosistema"
     ),
     "contact_name": (
         "contactname contacto contact personacontacto personadecontacto nombrecontacto personname"
