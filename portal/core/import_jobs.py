@@ -71,6 +71,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _same(stored: Any, new: Any) -> bool:
+    """Equal as the field means them: 0 and 0.00 are the same discount."""
+    if isinstance(stored, Decimal | int) and isinstance(new, Decimal | int):
+        return Decimal(stored) == Decimal(new)
+    if isinstance(stored, str) and isinstance(new, Decimal):
+        return Decimal(stored) == new
+    return stored == new
+
+
 class _Importer:
     """What clients and contacts imports share: scope, owners, the report."""
 
@@ -275,7 +284,7 @@ class ClientImport(_Importer):
         changes = {
             name: value
             for name, value in result.values.items()
-            if name in result.given and _plain(getattr(client, name)) != _plain(value)
+            if name in result.given and not _same(getattr(client, name), value)
         }
         if result.owner_email:
             owner = self.owner_for(result.owner_email)

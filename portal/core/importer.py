@@ -289,7 +289,7 @@ async def review(request: Request) -> Response:
         data_file.unlink(missing_ok=True)
         data_file.with_suffix(".json").unlink(missing_ok=True)
         job = launch(job, folder)
-        if action == "import" and job.status in ("done", "failed"):
+        if action == "import" and job.total <= import_jobs.SYNC_LIMIT:
             return _job_page(request, job)
         return see_other(f"/imports/{job.id}")
 
@@ -336,7 +336,7 @@ async def review(request: Request) -> Response:
 
 def _jobs_of(request: Request) -> pw.SelectQuery:
     """Imports the visitor may open: their own; an administrator's, everyone's."""
-    query = ImportJob.select(ImportJob, User.name).join(User)
+    query = ImportJob.select(ImportJob, User.id, User.name).join(User)
     if not request.state.user.is_admin:
         query = query.where(ImportJob.user == request.state.user.id)
     return query
