@@ -24,7 +24,16 @@ from typing import Any
 import peewee as pw
 
 from portal.core import audit, importing, restrictions, tabular
-from portal.core.models import Activity, Client, Contact, ImportChange, ImportJob, Profile, User
+from portal.core.models import (
+    Activity,
+    Client,
+    ConsentRecord,
+    Contact,
+    ImportChange,
+    ImportJob,
+    Profile,
+    User,
+)
 from portal.core.permissions import Grants
 from portal.core.visibility import Scope
 from portal.database import db, utcnow
@@ -162,14 +171,6 @@ class _Importer:
 
 def line_of(result: importing.RowResult) -> int:
     return result.line
-
-
-_KEY_NAMES = {
-    "record_id": "Cartera ID",
-    "external_id": "ID in the other system",
-    "fiscal_id": "fiscal ID",
-    "email": "email",
-}
 
 
 def _same_as(what: str, line: int) -> str:
@@ -369,9 +370,9 @@ class ClientImport(_Importer):
         data = [[client.__data__.get(name) for name in _CREATE_FIELDS] for _, client in rows]
         ids = insert_returning_ids(Client, _CREATE_FIELDS, data)
         _created(self.job, "client", ids)
-        names = ["client", "name", "email", "phone", "position"]
+        names = [name for name in Contact._meta.sorted_field_names if name != "id"]
         contacts = [
-            [client_id, *(result.contact[name] for name in names[1:])]
+            [Contact(client=client_id, **result.contact).__data__.get(name) for name in names]
             for (result, _), client_id in zip(rows, ids, strict=True)
             if result.contact
         ]
@@ -465,8 +466,12 @@ class ContactImport(_Importer):
                 continue
             batch.created += 1
             if write:
-                contact = Contact.create(client=client.id, **result.values)
+                values = dict(result.values)
+                if "marketing_consent" in values:
+                    values["consent_at"] = utcnow()
+                contact = Contact.create(client=client.id, **values)
                 _created(self.job, "contact", [contact.id])
+                self._record_consent(contact, result)
         return batch
 
     def _existing(self, results: list[importing.RowResult]) -> dict[tuple[str, str], Contact]:
@@ -523,12 +528,32 @@ class ContactImport(_Importer):
             return
         before = {name: _plain(getattr(contact, name)) for name in changes}
         now = utcnow()
+        if "marketing_consent" in changes:
+            before["consent_at"] = _plain(contact.consent_at)
+            changes["consent_at"] = now
         Contact.update(**changes, updated_at=now).where(Contact.id == contact.id).execute()
+        if "marketing_consent" in changes:
+            contact.email = changes.get("email", contact.email)
+            self._record_consent(contact, result)
         before["_updated_at"] = now.isoformat()
         ImportChange.create(
             job=self.job, table="contact", record_id=contact.id, action="updated",
             before=json.dumps(before),
         )  # fmt: skip
+
+    def _record_consent(self, contact: Contact, result: importing.RowResult) -> None:
+        """Evidence of a consent the file states: which file, which line, who imported it."""
+        if "marketing_consent" not in result.values:
+            return
+        ConsentRecord.create(
+            client=contact.client_id,
+            contact=contact.id,
+            email=contact.email,
+            state=result.values["marketing_consent"],
+            method="import",
+            evidence=f"{self.job.filename}, line {result.line} (import #{self.job.id})",
+            actor=self.user.id,
+        )
 
     def _clients_for(self, results: list[importing.RowResult]) -> dict[tuple[str, str], list]:
         """Visible clients named by the rows' link columns, by (what, value)."""

@@ -18,7 +18,15 @@ from starlette.testclient import TestClient
 from portal import jobs
 from portal.config import Settings
 from portal.core import import_jobs, importer, importing, tabular
-from portal.core.models import Activity, AuditEntry, Client, Contact, ImportJob, User
+from portal.core.models import (
+    Activity,
+    AuditEntry,
+    Client,
+    ConsentRecord,
+    Contact,
+    ImportJob,
+    User,
+)
 from portal.database import utcnow
 from tests.conftest import log_in, make_profile, make_user, post_form
 
@@ -584,3 +592,20 @@ def test_the_xlsx_export_names_the_cartera_id_column(http: TestClient, team: dic
     header = [cell.value for cell in book.worksheets[0][1]]
     assert header[0] == "Cartera ID"
     assert importing.guess_mapping(header)[0] == "record_id"
+
+
+def test_consent_stated_in_a_contacts_file_is_recorded_with_its_evidence(
+    team: dict, settings: Settings
+) -> None:
+    client = Client.create(name="Acme", owner=team["ana"], sort_name="acme")
+    text = "Nombre;Email;Empresa;Acepta publicidad\nLola;lola@acme.example;Acme;sí\n"
+    text += "Pau;pau@acme.example;Acme;no\n"
+
+    job = run(team["ana"], text, settings, kind="contacts", name="consent.csv")
+
+    assert job.created == 2
+    states = {c.name: c.marketing_consent for c in client.contacts}
+    assert states == {"Lola": "given", "Pau": "withdrawn"}
+    record = ConsentRecord.get(ConsentRecord.email == "lola@acme.example")
+    assert (record.state, record.method, record.actor_id) == ("given", "import", team["ana"].id)
+    assert record.evidence == f"consent.csv, line 2 (import #{job.id})"
