@@ -84,6 +84,14 @@ CORE_PERMISSIONS = (
     Permission("menu.admin.tags", N_("Tags"), MENUS, "menu.admin", "/admin/tags", 94),
     Permission("menu.admin.audit", N_("Audit log"), MENUS, "menu.admin", "/admin/audit", 95),
     Permission(
+        "menu.admin.portfolio",
+        N_("Zones and segments"),
+        MENUS,
+        "menu.admin",
+        "/admin/portfolio",
+        96,
+    ),
+    Permission(
         "clients.visible_to_all",
         N_("Create clients visible to all users"),
         "clients",
