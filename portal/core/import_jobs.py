@@ -23,7 +23,7 @@ from typing import Any
 
 import peewee as pw
 
-from portal.core import audit, importing, restrictions, tabular
+from portal.core import audit, duplicates, importing, portfolio, restrictions, tabular
 from portal.core.models import (
     Activity,
     Client,
@@ -47,6 +47,9 @@ BATCH_ROWS = 1000
 SYNC_LIMIT = 3000
 # Rows of the report kept per job; the counters always cover every row.
 REPORT_LIMIT = 5000
+# New rows of a dry run checked for likely duplicates (similar name in the same
+# city, same phone); each check costs a few queries, so a huge file stops there.
+DUPLICATE_CHECKS = 5000
 # A running job that has not moved for this long may be resumed by its user.
 STALLED_AFTER = timedelta(minutes=5)
 MATCH_CHOICES = ("update", "skip")
@@ -191,6 +194,12 @@ _CREATE_FIELDS = [name for name in Client._meta.sorted_field_names if name != "i
 
 
 class ClientImport(_Importer):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.zones = portfolio.zones()
+        self.segment_rule = portfolio.segment_rule()
+        self.duplicate_checks = 0
+
     def apply(self, results: list[importing.RowResult], *, write: bool) -> Batch:
         batch = Batch()
         ok = [result for result in results if result.ok]
@@ -212,6 +221,8 @@ class ClientImport(_Importer):
                 client = self._new_client(batch, result)
                 if client is not None:
                     to_create.append((result, client))
+                    if not write:
+                        self._warn_duplicates(batch, result, client)
             else:
                 self._update(batch, result, match, write=write)
         batch.created += len(to_create)
@@ -267,9 +278,42 @@ class ClientImport(_Importer):
             for name, message in refused.items():
                 batch.report.append([result.line, "rejected", self.column(name), message])
             return None
-        client = Client(owner=owner.id, **result.values)
+        values = dict(result.values)
+        # New clients get their zone and segment as on the form.
+        portfolio.place(values, self.zones, self.segment_rule)
+        client = Client(owner=owner.id, **values)
         client.reindex()
         return client
+
+    def _warn_duplicates(self, batch: Batch, result: importing.RowResult, client: Client) -> None:
+        """Note likely duplicates of a row the dry run would create; it is still created."""
+        if self.duplicate_checks >= DUPLICATE_CHECKS:
+            return
+        self.duplicate_checks += 1
+        candidate = duplicates.Candidate(
+            name=client.name,
+            city=client.city,
+            fiscal_id=client.fiscal_id,
+            email=client.email,
+            phones=tuple(p for p in (client.phone, client.mobile) if p),
+        )
+        for match in duplicates.likely_duplicates(candidate, self.scope):
+            reason = {
+                "fiscal_id": gettext("same fiscal ID"),
+                "email": gettext("same email"),
+                "phone": gettext("same phone"),
+                "name": gettext("very similar name in the same city"),
+            }[match.reason]
+            if match.visible:
+                text = gettext(
+                    "May be %(name)s, already a client (%(reason)s)", name=match.name, reason=reason
+                )
+            else:
+                text = gettext(
+                    "May be a client you cannot see, already in the portal (%(reason)s)",
+                    reason=reason,
+                )
+            batch.report.append([result.line, "warning", "", text, match.client_id])
 
     def _update(
         self, batch: Batch, result: importing.RowResult, client: Client, *, write: bool

@@ -609,3 +609,29 @@ def test_consent_stated_in_a_contacts_file_is_recorded_with_its_evidence(
     record = ConsentRecord.get(ConsentRecord.email == "lola@acme.example")
     assert (record.state, record.method, record.actor_id) == ("given", "import", team["ana"].id)
     assert record.evidence == f"consent.csv, line 2 (import #{job.id})"
+
+
+def test_a_dry_run_warns_of_likely_duplicates_naming_only_visible_ones(
+    http: TestClient, team: dict, settings: Settings
+) -> None:
+    Client.create(name="Bar Pepe", city="Lugo", owner=team["eva"], sort_name="bar pepe")
+    mine = Client.create(
+        name="Bodega Central", city="Vigo", phone="+34600112233", owner=team["luis"]
+    )
+    text = "Nombre;Población;Teléfono\nBar Pepe S.L.;Lugo;\nLa Bodeguita;Soria;600 11 22 33\n"
+    text += "Otra Cosa;Lugo;\n"
+
+    job = run(team["luis"], text, settings, dry_run=True)
+
+    assert job.created == 3, "a warning never stops a row"
+    warnings = [(line, message) for line, message, *_ in
+                [(e[0], e[3]) for e in json.loads(job.report) if e[1] == "warning"]]  # fmt: skip
+    assert warnings == [
+        (2, "May be a client you cannot see, already in the portal "
+            "(very similar name in the same city)"),
+        (3, "May be Bodega Central, already a client (same phone)"),
+    ]  # fmt: skip
+    log_in(http, "luis@example.com")
+    page = http.get(f"/imports/{job.id}").text
+    assert f'<a href="/clients/{mine.id}">' in page
+    assert "Bar Pepe</" not in page
