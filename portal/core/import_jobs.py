@@ -718,7 +718,7 @@ def _user_of(job: ImportJob) -> User:
 def run_job(job_id: int, data_dir: Path, language: str = "es") -> ImportJob:
     """Run a dry run or an import to its end, resuming after the last stored batch."""
     job = ImportJob.get_or_none(ImportJob.id == job_id)
-    if job is None or job.status not in ACTIVE:
+    if job is None or not _claim(job):
         return job
     dry_run = job.status == "checking"
     user = _user_of(job)
@@ -735,6 +735,33 @@ def run_job(job_id: int, data_dir: Path, language: str = "es") -> ImportJob:
     return ImportJob.get_by_id(job_id)
 
 
+def _claim(job: ImportJob) -> bool:
+    """Take the job for this process; False when another one is running it.
+
+    A queued job (or a dry run) is taken by moving its clock; a running one
+    only once it has not moved for STALLED_AFTER, so a job queued twice (a
+    resume while the first worker still lives) never runs twice at once.
+    """
+    if job.status not in ACTIVE:
+        return False
+    now = utcnow()
+    busy = job.status == "running" or (job.status == "checking" and job.processed > 0)
+    if busy and now - (job.updated_at or job.created_at) < STALLED_AFTER:
+        return False
+    status = "checking" if job.status == "checking" else "running"
+    taken = (
+        ImportJob.update(status=status, updated_at=now)
+        .where(
+            ImportJob.id == job.id,
+            ImportJob.status == job.status,
+            ImportJob.updated_at.is_null() | (ImportJob.updated_at == job.updated_at),
+        )
+        .execute()
+    )
+    job.status, job.updated_at = status, now
+    return taken == 1
+
+
 def _run(job: ImportJob, user: User, data_dir: Path, dry_run: bool) -> None:
     options = json.loads(job.options)
     table = tabular.read_table(upload_path(data_dir, job).read_bytes(), job.filename)
@@ -748,10 +775,6 @@ def _run(job: ImportJob, user: User, data_dir: Path, dry_run: bool) -> None:
     start = 0 if dry_run else job.processed
     report = json.loads(job.report) if start else []
     counts = {name: getattr(job, name) if start else 0 for name in _COUNTERS}
-    if not dry_run:
-        ImportJob.update(status="running", updated_at=utcnow()).where(
-            ImportJob.id == job.id
-        ).execute()
     for offset in range(start, len(table.rows), BATCH_ROWS):
         part = tabular.Table(
             headers=table.headers,

@@ -635,3 +635,34 @@ def test_a_dry_run_warns_of_likely_duplicates_naming_only_visible_ones(
     page = http.get(f"/imports/{job.id}").text
     assert f'<a href="/clients/{mine.id}">' in page
     assert "Bar Pepe</" not in page
+
+
+def test_a_job_queued_twice_runs_once(team: dict, settings: Settings) -> None:
+    data = b"Nombre\nUno\n"
+    options = {"mapping": {"0": "name"}, "country": "ES", "number_format": "es"}
+    job = importer.start_job(team["ana"], "clients", "uno.csv", data, settings.data_dir,
+                             options, total=1, dry_run=False)  # fmt: skip
+    # Another worker took it a moment ago and is still going.
+    ImportJob.update(status="running", updated_at=utcnow()).where(ImportJob.id == job.id).execute()
+
+    again = import_jobs.run_job(job.id, settings.data_dir)
+
+    assert again.status == "running" and not Client.select().exists()
+
+
+def test_a_running_job_polls_its_progress_as_a_fragment(
+    http: TestClient, team: dict, settings: Settings
+) -> None:
+    options = {"mapping": {"0": "name"}, "country": "ES", "number_format": "es"}
+    job = importer.start_job(team["ana"], "clients", "big.csv", b"Nombre\nUno\n",
+                             settings.data_dir, options, total=4000, dry_run=False)  # fmt: skip
+    ImportJob.update(status="running", processed=1000).where(ImportJob.id == job.id).execute()
+    log_in(http, "ana@example.com")
+
+    fragment = http.get(f"/imports/{job.id}", headers={"HX-Request": "true"})
+
+    assert fragment.text.lstrip().startswith('<div id="job" hx-get="/imports/')
+    assert 'hx-trigger="every 2s"' in fragment.text
+    assert '<progress max="100" value="25">' in fragment.text
+    assert "1,000 of 4,000 rows" in fragment.text
+    assert "<html" not in fragment.text
