@@ -666,3 +666,52 @@ def test_a_running_job_polls_its_progress_as_a_fragment(
     assert '<progress max="100" value="25">' in fragment.text
     assert "1,000 of 4,000 rows" in fragment.text
     assert "<html" not in fragment.text
+
+
+def test_contacts_upload_offers_contact_fields_and_imports(
+    http: TestClient, team: dict, settings: Settings
+) -> None:
+    acme = Client.create(name="Acme", owner=team["ana"], sort_name="acme")
+    log_in(http, "ana@example.com")
+    data = "Person - Name,Person - Email,Organization - Name\nLola Gil,lola@a.example,Acme\n"
+    upload = post_form(
+        http,
+        "/clients/import",
+        {"kind": "contacts"},
+        files={"file": ("people.csv", data.encode(), "text/csv")},
+    )
+    review = http.get(upload.headers["location"]).text
+    assert "Import contacts" in review and "Recognised as an export from Pipedrive." in review
+    chosen = dict(re.findall(r'name="(column_\d)".*?<option value="(\w*)" selected', review, re.S))
+    assert chosen == {"column_0": "name", "column_1": "email", "column_2": "company"}
+
+    form = {**chosen, "owner": str(team["ana"].id), "action": "import"}
+    answer = post_form(http, upload.headers["location"], form)
+
+    assert answer.status_code == 200
+    assert "1 contact created." in answer.text
+    assert [(c.name, c.email) for c in acme.contacts] == [("Lola Gil", "lola@a.example")]
+
+
+def test_without_immediate_mode_a_large_import_waits_for_the_worker(
+    http: TestClient, team: dict, settings: Settings, tmp_path: Path
+) -> None:
+    queue = jobs.configure(Settings(data_dir=tmp_path / "queue", database_url="sqlite://"))
+    try:
+        log_in(http, "ana@example.com")
+        data = ("Nombre\n" + "\n".join(f"Cliente {n}" for n in range(3500))).encode()
+        upload = post_form(http, "/clients/import", files={"file": ("big.csv", data, "text/csv")})
+        form = {"column_0": "name", "owner": str(team["ana"].id), "action": "import"}
+        answer = post_form(http, upload.headers["location"], form)
+        job = ImportJob.get()
+        assert (answer.status_code, job.status) == (303, "queued")
+        assert "0 of 3,500 rows" in http.get(f"/imports/{job.id}").text
+        assert not Client.select().exists()
+
+        # What `cartera worker` does with each message of the queue.
+        queue.execute(queue.dequeue())
+
+        assert ImportJob.get_by_id(job.id).status == "done"
+        assert Client.select().count() == 3500
+    finally:
+        jobs.configure(settings)
