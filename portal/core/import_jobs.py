@@ -71,7 +71,8 @@ class Batch:
     updated: int = 0
     skipped: int = 0
     rejected: int = 0
-    # [line, outcome, column, message]; outcome is skipped | rejected | updated.
+    # [line, outcome, column, message, record id?]; outcome is rejected, skipped,
+    # warning (a likely duplicate), updated, or created (a client made for a contact).
     report: list[list[Any]] = field(default_factory=list)
 
 
@@ -87,8 +88,6 @@ def _same(stored: Any, new: Any) -> bool:
     """Equal as the field means them: 0 and 0.00 are the same discount."""
     if isinstance(stored, Decimal | int) and isinstance(new, Decimal | int):
         return Decimal(stored) == Decimal(new)
-    if isinstance(stored, str) and isinstance(new, Decimal):
-        return Decimal(stored) == new
     return stored == new
 
 
@@ -151,7 +150,7 @@ class _Importer:
     def reject_row(self, batch: Batch, result: importing.RowResult) -> None:
         batch.rejected += 1
         for target, message in result.errors:
-            batch.report.append([line_of(result), "rejected", self.column(target), message])
+            batch.report.append([result.line, "rejected", self.column(target), message])
 
     def skip(self, batch: Batch, line: int, target: str, message: str) -> None:
         batch.skipped += 1
@@ -170,10 +169,6 @@ class _Importer:
 
     def owner_problem(self, text: str) -> str:
         return gettext("Unknown owner, or not one you may choose: %(owner)s", owner=text)
-
-
-def line_of(result: importing.RowResult) -> int:
-    return result.line
 
 
 def _same_as(what: str, line: int) -> str:
@@ -287,9 +282,16 @@ class ClientImport(_Importer):
 
     def _warn_duplicates(self, batch: Batch, result: importing.RowResult, client: Client) -> None:
         """Note likely duplicates of a row the dry run would create; it is still created."""
-        if self.duplicate_checks >= DUPLICATE_CHECKS:
-            return
         self.duplicate_checks += 1
+        if self.duplicate_checks > DUPLICATE_CHECKS:
+            if self.duplicate_checks == DUPLICATE_CHECKS + 1:
+                note = gettext(
+                    "From here on, rows are not checked for likely duplicates "
+                    "(only the first %(num)s new rows are)",
+                    num=DUPLICATE_CHECKS,
+                )
+                batch.report.append([result.line, "warning", "", note, None])
+            return
         candidate = duplicates.Candidate(
             name=client.name,
             city=client.city,

@@ -128,20 +128,23 @@ _HEADER_WORDS: dict[str, str] = {
     ),
     "city": (
         "city poblacion ciudad localidad municipio town billingcity mailingcity shippingcity "
-        "billingaddresscity organizationcitytownvillagelocality organizationcity addresscity"
+        "billingaddresscity organizationcitytownvillagelocality organizationcity addresscity "
+        "organizationaddresscitytownvillagelocality"
     ),
     "postal_code": (
         "postalcode codigopostal cp cpostal zip zipcode postcode billingpostalcode "
         "mailingpostalcode shippingpostalcode billingaddresspostalcode "
-        "organizationzippostalcode addresspostalcode"
+        "organizationzippostalcode addresspostalcode organizationaddresszippostalcode"
     ),
     "province": (
         "province provincia state county billingstate mailingstate shippingstate "
-        "stateregion billingaddressstate organizationstatecounty addressstate"
+        "stateregion billingaddressstate organizationstatecounty addressstate stateid "
+        "organizationaddressstatecounty"
     ),
     "country": (
         "country pais billingcountry mailingcountry shippingcountry countryregion "
-        "billingaddresscountry organizationcountry addresscountry"
+        "billingaddresscountry organizationcountry addresscountry countryid "
+        "organizationaddresscountry"
     ),
     "website": (
         "website web paginaweb sitioweb url www webpage companydomainname domain dominio "
@@ -149,7 +152,7 @@ _HEADER_WORDS: dict[str, str] = {
     ),
     "notes": (
         "notes notas nota observaciones comentarios comments description descripcion remarks "
-        "internalnotes notasinternas"
+        "internalnotes notasinternas comment"
     ),
     "annual_revenue": (
         "annualrevenue revenue facturacion facturacionanual importe ventas ingresos "
@@ -168,7 +171,7 @@ _HEADER_WORDS: dict[str, str] = {
     "owner_email": (
         "owneremail owner comercial propietario responsable vendedor agente gestor "
         "salesrep accountowner emailcomercial contactowner companyowner salesperson "
-        "assigneduser assignedusername organizationowner personowner usuarioasignado"
+        "assigneduser assignedusername organizationowner personowner usuarioasignado userid"
     ),
     "latitude": "latitude latitud lat",
     "longitude": "longitude longitud lon lng",
@@ -195,7 +198,7 @@ _HEADER_WORDS: dict[str, str] = {
     "contact_phone": ("contactphone telefonocontacto contactotelefono personphone personphonework"),
     "contact_position": (
         "contactposition cargo puesto position jobtitle title jobposition puestodetrabajo "
-        "personjobtitle"
+        "personjobtitle function"
     ),
 }
 
@@ -349,7 +352,7 @@ _SOURCES: tuple[tuple[str, str, int], ...] = (
     (
         "Odoo",
         "isacompany relatedcompany salesperson jobposition street esunaempresa "
-        "empresarelacionada taxid",
+        "empresarelacionada taxid iscompany userid stateid countryid parentid",
         2,
     ),
     (
