@@ -242,24 +242,16 @@ class ClientImport(_Importer):
         for result in results:
             for what, value in self._keys(result):
                 wanted[what].add(int(value) if what == "record_id" else value)
-        conditions = [
-            getattr(Client, "id" if what == "record_id" else what).in_(sorted(values))
-            for what, values in wanted.items()
-            if values
-        ]
-        if not conditions:
-            return {}
         found: dict[tuple[str, str], Client] = {}
-        query = Client.select().where(pw.reduce(lambda a, b: a | b, conditions))
-        for client in query.order_by(Client.id):
-            for what, value in (
-                ("record_id", str(client.id)),
-                ("external_id", client.external_id),
-                ("fiscal_id", client.fiscal_id),
-                ("email", client.email),
-            ):
-                if value:
-                    found.setdefault((what, value), client)
+        # One query per key, each through its own index: an OR of them makes
+        # SQLite scan the whole table.
+        for what, values in wanted.items():
+            if not values:
+                continue
+            column = Client.id if what == "record_id" else getattr(Client, what)
+            for client in Client.select().where(column.in_(sorted(values))).order_by(Client.id):
+                value = str(client.id) if what == "record_id" else getattr(client, what)
+                found.setdefault((what, value), client)
         return found
 
     def _new_client(self, batch: Batch, result: importing.RowResult) -> Client | None:
