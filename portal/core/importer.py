@@ -89,6 +89,8 @@ def start_job(
     dry_run: bool,
 ) -> ImportJob:
     """Keep the file under a generated name and record the job that will read it."""
+    _forget_old_jobs(data_dir)
+    options = {**options, "phase": "check" if dry_run else "import"}
     token = secrets.token_hex(16)
     job = ImportJob.create(
         user=user.id,
@@ -104,6 +106,29 @@ def start_job(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return job
+
+
+# Files of dry runs never imported, and of failed jobs, are kept this long.
+JOB_FILE_LIFETIME = 7 * 24 * 3600  # seconds
+
+
+def _forget_old_jobs(data_dir: Path) -> None:
+    folder = data_dir / "import-jobs"
+    if not folder.exists():
+        return
+    limit = time.time() - JOB_FILE_LIFETIME
+    old = {path.stem: path for path in folder.glob("*.upload") if path.stat().st_mtime < limit}
+    if not old:
+        return
+    running = {
+        name
+        for (name,) in ImportJob.select(ImportJob.stored_name)
+        .where(ImportJob.stored_name.in_(list(old)), ImportJob.status.in_(("queued", "running")))
+        .tuples()
+    }
+    for name, path in old.items():
+        if name not in running:
+            path.unlink(missing_ok=True)
 
 
 def launch(job: ImportJob, data_dir: Path) -> ImportJob:
@@ -397,22 +422,26 @@ async def job_run(request: Request) -> Response:
         raise HTTPException(404)
     folder = request.app.state.settings.data_dir
     if job.status == "checked":
-        ImportJob.update(status="queued", processed=0, report="[]", updated_at=utcnow()).where(
-            ImportJob.id == job.id, ImportJob.status == "checked"
-        ).execute()
+        options = {**json.loads(job.options), "phase": "import"}
+        ImportJob.update(
+            status="queued",
+            processed=0,
+            report="[]",
+            options=json.dumps(options),
+            updated_at=utcnow(),
+        ).where(ImportJob.id == job.id, ImportJob.status == "checked").execute()
     elif _stalled(job) or job.status == "failed":
-        status = "checking" if job.status == "checking" else "queued"
-        if job.status == "failed" and job.finished_at is not None and job.processed == 0:
-            status = "queued"
+        # A dry run that stopped checks again; an import goes on where it stopped.
+        phase = json.loads(job.options).get("phase", "import")
+        status = "checking" if phase == "check" else "queued"
         ImportJob.update(status=status, error="", finished_at=None, updated_at=utcnow()).where(
             ImportJob.id == job.id
         ).execute()
     else:
         return see_other(f"/imports/{job.id}")
     if not import_jobs.upload_path(folder, job).exists():
-        ImportJob.update(status="failed", error="The file is no longer kept").where(
-            ImportJob.id == job.id
-        ).execute()
+        error = _("The file is no longer kept; upload it again.")
+        ImportJob.update(status="failed", error=error).where(ImportJob.id == job.id).execute()
         return see_other(f"/imports/{job.id}")
     launch(ImportJob.get_by_id(job.id), folder)
     return see_other(f"/imports/{job.id}")

@@ -721,3 +721,19 @@ def test_without_immediate_mode_a_large_import_waits_for_the_worker(
         assert Client.select().count() == 3500
     finally:
         jobs.configure(settings)
+
+
+def test_a_failed_dry_run_resumes_as_a_dry_run(
+    http: TestClient, team: dict, settings: Settings
+) -> None:
+    options = {"mapping": {"0": "name"}, "country": "ES", "number_format": "es"}
+    job = importer.start_job(team["ana"], "clients", "a.csv", b"Nombre\nUno\n",
+                             settings.data_dir, options, total=1, dry_run=True)  # fmt: skip
+    ImportJob.update(status="failed", error="worker lost").where(ImportJob.id == job.id).execute()
+    log_in(http, "ana@example.com")
+    assert "Resume" in http.get(f"/imports/{job.id}").text
+
+    post_form(http, f"/imports/{job.id}/run")
+
+    assert ImportJob.get_by_id(job.id).status == "checked"
+    assert not Client.select().exists()
