@@ -737,3 +737,21 @@ def test_a_failed_dry_run_resumes_as_a_dry_run(
 
     assert ImportJob.get_by_id(job.id).status == "checked"
     assert not Client.select().exists()
+
+
+def test_undoing_a_contacts_import_restores_contacts_and_removes_new_companies(
+    team: dict, settings: Settings
+) -> None:
+    acme = Client.create(name="Acme", owner=team["ana"], sort_name="acme")
+    lola = Contact.create(client=acme, name="Lola", email="lola@acme.example", position="")
+    text = "Record ID,First Name,Last Name,Email,Job Title,Company Name\n"
+    text += "101,Lola,Martín,lola@acme.example,CEO,Acme\n102,Pau,Gil,pau@newco.example,,NewCo\n"
+    job = run(team["ana"], text, settings, kind="contacts")
+    assert (job.created, job.updated) == (1, 1)
+
+    assert import_jobs.undo(job, team["ana"]) == []
+
+    lola = Contact.get_by_id(lola.id)
+    assert (lola.name, lola.position, lola.external_id) == ("Lola", "", "")
+    assert [c.name for c in Client.select()] == ["Acme"]
+    assert Contact.select().count() == 1
