@@ -484,11 +484,7 @@ class ContactImport(_Importer):
             if not result.ok:
                 self.reject_row(batch, result)
                 continue
-            keys = [
-                (name, result.values[name])
-                for name in ("external_id", "email")
-                if result.values.get(name)
-            ]
+            keys = self._keys(result)
             earlier = self.earlier_line(keys)
             self.remember(keys, result.line)
             if earlier is not None:
@@ -512,34 +508,41 @@ class ContactImport(_Importer):
                 self._record_consent(contact, result)
         return batch
 
+    def _keys(self, result: importing.RowResult) -> list[tuple[str, str]]:
+        keys = []
+        if result.record_id is not None:
+            keys.append(("record_id", str(result.record_id)))
+        for name in ("external_id", "email"):
+            if result.values.get(name):
+                keys.append((name, result.values[name]))
+        return keys
+
     def _existing(self, results: list[importing.RowResult]) -> dict[tuple[str, str], Contact]:
-        external = {r.values["external_id"] for r in results if r.values.get("external_id")}
-        emails = {r.values["email"] for r in results if r.values.get("email")}
-        conditions = []
-        if external:
-            conditions.append(Contact.external_id.in_(sorted(external)))
-        if emails:
-            conditions.append(Contact.email.in_(sorted(emails)))
-        if not conditions:
-            return {}
-        query = (
-            Contact.select(Contact, Client.owner)
-            .join(Client)
-            .where(pw.reduce(lambda a, b: a | b, conditions))
-            .order_by(Contact.id)
-        )
+        """Contacts matching any key of the rows, whoever owns them (checked later)."""
+        wanted: dict[str, set] = {"record_id": set(), "external_id": set(), "email": set()}
+        for result in results:
+            for what, value in self._keys(result):
+                wanted[what].add(int(value) if what == "record_id" else value)
         found: dict[tuple[str, str], Contact] = {}
-        for contact in query:
-            for what in ("external_id", "email"):
-                value = getattr(contact, what)
-                if value:
-                    found.setdefault((what, value), contact)
+        for what, values in wanted.items():
+            if not values:
+                continue
+            column = Contact.id if what == "record_id" else getattr(Contact, what)
+            query = (
+                Contact.select(Contact, Client.owner)
+                .join(Client)
+                .where(column.in_(sorted(values)))
+                .order_by(Contact.id)
+            )
+            for contact in query:
+                value = str(contact.id) if what == "record_id" else getattr(contact, what)
+                found.setdefault((what, value), contact)
         return found
 
     def _update(
         self, batch: Batch, result: importing.RowResult, contact: Contact, *, write: bool
     ) -> None:
-        key = "external_id" if result.values.get("external_id") else "email"
+        key = self._keys(result)[0][0]
         if not self.may_change(contact.client.owner_id):
             self.reject(batch, result.line, key, gettext("Matches a contact you may not change"))
             return
@@ -595,7 +598,8 @@ class ContactImport(_Importer):
 
     def _clients_for(self, results: list[importing.RowResult]) -> dict[tuple[str, str], list]:
         """Visible clients named by the rows' link columns, by (what, value)."""
-        wanted: dict[str, set[str]] = {
+        wanted: dict[str, set] = {
+            "client_record_id": set(),
             "client_external_id": set(),
             "client_fiscal_id": set(),
             "client_email": set(),
@@ -603,9 +607,14 @@ class ContactImport(_Importer):
         }
         for result in results:
             for what, value in result.link.items():
-                if what in wanted:
-                    wanted[what].add(sort_key(value)[:200] if what == "company" else value)
+                if what == "company":
+                    wanted[what].add(sort_key(value)[:200])
+                elif what == "client_record_id":
+                    wanted[what].add(int(value))
+                elif what in wanted:
+                    wanted[what].add(value)
         columns = {
+            "client_record_id": Client.id,
             "client_external_id": Client.external_id,
             "client_fiscal_id": Client.fiscal_id,
             "client_email": Client.email,
@@ -617,6 +626,7 @@ class ContactImport(_Importer):
             query = self.scope.clients().where(pw.reduce(lambda a, b: a | b, conditions))
             for client in query.order_by(Client.id):
                 for what, value in (
+                    ("client_record_id", str(client.id)),
                     ("client_external_id", client.external_id),
                     ("client_fiscal_id", client.fiscal_id),
                     ("client_email", client.email),
@@ -649,7 +659,13 @@ class ContactImport(_Importer):
         self, batch: Batch, result: importing.RowResult, clients: dict, *, write: bool
     ) -> Client | None:
         link = result.link
-        for what in ("client_external_id", "client_fiscal_id", "client_email", "company"):
+        for what in (
+            "client_record_id",
+            "client_external_id",
+            "client_fiscal_id",
+            "client_email",
+            "company",
+        ):
             if what not in link:
                 continue
             value = sort_key(link[what])[:200] if what == "company" else link[what]

@@ -65,6 +65,7 @@ IMPORT_FIELDS: dict[str, str] = {
 # Target of each column of a contacts file.
 CONTACT_IMPORT_FIELDS: dict[str, str] = {
     "": N_("Ignore this column"),
+    "record_id": N_("Cartera contact ID"),
     "name": N_("Name"),
     "first_name": N_("First name"),
     "last_name": N_("Last name"),
@@ -81,6 +82,7 @@ CONTACT_IMPORT_FIELDS: dict[str, str] = {
     "client_fiscal_id": N_("Client fiscal ID"),
     "client_email": N_("Client email"),
     "client_external_id": N_("Client ID in the other system"),
+    "client_record_id": N_("Client's Cartera ID"),
     "client_domain": N_("Client web domain"),
     "owner_email": N_("Owner of a new client (user email or name)"),
 }
@@ -204,6 +206,8 @@ _HEADER_WORDS: dict[str, str] = {
 
 # The same for contacts files; a company column names the contact's client.
 _CONTACT_HEADER_WORDS: dict[str, str] = {
+    "record_id": "carteracontactid iddecontactodecartera",
+    "client_record_id": "clientscarteraid iddecarteradelcliente carteraid iddecartera",
     "name": "name nombre nombrecompleto fullname contactname contacto personname",
     "first_name": "firstname givenname nombrepila personfirstname",
     "last_name": "apellidos apellido lastname surname familyname personlastname",
@@ -213,25 +217,33 @@ _CONTACT_HEADER_WORDS: dict[str, str] = {
     "email": (
         "email correo correoelectronico mail emailaddress correoe personemail personemailwork"
     ),
-    "email_alt": "email2 otheremail otrocorreo secondaryemail additionalemailaddresses",
+    "email_alt": (
+        "otheremail otrocorreo otrocorreoelectronico secondaryemail additionalemailaddresses"
+    ),
     "phone": "phone telefono tel phonenumber telephone personphone personphonework",
     "mobile": (
         "mobile movil telefonomovil celular mobilephone cellphone mobilephonenumber "
         "personphonemobile"
     ),
-    "language": "language idioma lang preferredlanguage",
+    "language": "language idioma lang preferredlanguage idiomapreferido",
     "marketing_consent": (
         "marketingconsent consentimiento aceptapublicidad marketingemailconsent "
-        "acceptsmarketing optin"
+        "acceptsmarketing optin consentimientodepublicidad"
     ),
     "notes": "notes notas nota observaciones comentarios description descripcion",
-    "external_id": "id externalid idexterno recordid contactid personid iddelregistro",
+    "external_id": (
+        "id externalid idexterno recordid contactid personid iddelregistro "
+        "idintheothersystem idenelotrosistema"
+    ),
     "company": (
         "company empresa companyname accountname organizationname personorganization "
         "relatedcompany empresarelacionada cliente client razonsocial organizacion "
-        "associatedcompany"
+        "associatedcompany clientname nombredelcliente"
     ),
-    "client_fiscal_id": "nif cif taxid vat vatnumber companytaxid nifempresa cifempresa",
+    "client_fiscal_id": (
+        "nif cif taxid vat vatnumber companytaxid nifempresa cifempresa clientfiscalid "
+        "identificacionfiscaldelcliente"
+    ),
     "client_email": "companyemail emailempresa accountemail organizationemail",
     "client_external_id": "accountid companyid organizationid associatedcompanyid clientid",
     "client_domain": "companydomainname domain dominio website web",
@@ -521,6 +533,9 @@ def _convert_contact_row(line: int, raw: dict[str, str], context: _Context) -> R
     if fiscal:
         result.link["client_fiscal_id"] = fiscal[1]
     result.owner_email = cleaned.get("owner_email", "")
+    result.record_id = cleaned.get("record_id")
+    if "client_record_id" in result.link:
+        result.link["client_record_id"] = str(result.link["client_record_id"])
     if not result.link and not result.errors:
         message = gettext("Say which client: a client name, fiscal ID or email column")
         result.errors.append(("company", message))
@@ -535,6 +550,7 @@ _LINK_FIELDS = (
     "client_fiscal_id",
     "client_email",
     "client_external_id",
+    "client_record_id",
     "client_domain",
 )
 
@@ -618,7 +634,7 @@ def _convert_value(target: str, text: str, context: _Context) -> Any:
             return _yes_no(text)
         case "discount":
             return _percentage(text, context.locale)
-        case "record_id":
+        case "record_id" | "client_record_id":
             if not text.isdigit() or len(text) > 18:
                 raise f.FieldError("Not a whole number")
             return int(text)
@@ -688,8 +704,9 @@ def _employees(text: str, locale: str) -> int:
     return int(count)
 
 
-_YES = frozenset("yes y si s true verdadero 1 x".split())
-_NO = frozenset("no n false falso 0".split())
+# A consent exported as its state reads back as yes or no.
+_YES = frozenset("yes y si s true verdadero 1 x given dado otorgado".split())
+_NO = frozenset("no n false falso 0 withdrawn retirado".split())
 
 
 def _yes_no(text: str) -> bool:

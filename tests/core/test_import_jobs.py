@@ -755,3 +755,48 @@ def test_undoing_a_contacts_import_restores_contacts_and_removes_new_companies(
     assert (lola.name, lola.position, lola.external_id) == ("Lola", "", "")
     assert [c.name for c in Client.select()] == ["Acme"]
     assert Contact.select().count() == 1
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_contacts_export_imports_back_unchanged(
+    http: TestClient, team: dict, settings: Settings, kind: str
+) -> None:
+    acme = Client.create(name="Acme", fiscal_id="A11111119", owner=team["ana"], sort_name="acme")
+    beta = Client.create(name="Acme", owner=team["luis"], sort_name="acme")
+    fields = ["client_id", "name", "position", "email", "email_alt", "phone", "mobile",
+              "language", "marketing_consent", "notes", "external_id"]  # fmt: skip
+    Contact.create(client=acme, name="Lola Gil", position="CEO", email="lola@acme.example",
+                   email_alt="l@gil.example", phone="+34981123456", mobile="+34600112233",
+                   language="es", marketing_consent="withdrawn", notes="=no llamar\nnunca",
+                   external_id="003XYZ")  # fmt: skip
+    Contact.create(client=beta, name="Pau", marketing_consent="given")
+    before = sorted(tuple(getattr(c, f) for f in fields) for c in Contact.select())
+    log_in(http, "ana@example.com")
+    exported = http.get(f"/clients/contacts/export.{kind}").content
+
+    again = run(team["ana"], exported, settings, name=f"contacts.{kind}", kind="contacts")
+    assert (again.created, again.updated, again.skipped, again.rejected) == (0, 0, 2, 0)
+
+    # Two clients share the name: each contact finds its own by the Cartera ID.
+    Contact.delete().execute()
+    fresh = run(team["ana"], exported, settings, name=f"contacts.{kind}", kind="contacts")
+    assert (fresh.created, fresh.rejected) == (2, 0), fresh.report
+    after = sorted(tuple(getattr(c, f) for f in fields) for c in Contact.select())
+    assert after == before
+
+
+def test_the_contacts_export_holds_only_visible_clients_contacts(
+    http: TestClient, team: dict
+) -> None:
+    mine = Client.create(name="Mía", owner=team["luis"])
+    theirs = Client.create(name="De Eva", owner=team["eva"])
+    Contact.create(client=mine, name="Visible")
+    Contact.create(client=theirs, name="Oculto")
+    log_in(http, "luis@example.com")
+
+    text = http.get("/clients/contacts/export.csv").content.decode("utf-8-sig")
+
+    assert "Visible" in text and "Oculto" not in text and "De Eva" not in text
+    filtered = http.get("/clients/contacts/export.csv", params={"q": "nadie"}).text
+    assert "Visible" not in filtered
+    assert http.get("/clients/contacts/export.pdf").status_code == 404
