@@ -180,7 +180,7 @@ _HEADER_WORDS: dict[str, str] = {
     "is_supplier": "supplier proveedor essupplier esproveedor issupplier isavendor",
     "marketing_opt_out": (
         "nomarketing sinmarketing hasoptedoutofemail emailoptout unsubscribed "
-        "bajapublicidad nopublicidad marketingoptout"
+        "bajapublicidad nopublicidad marketingoptout sinpublicidad"
     ),
     "discount": (
         "discount descuento dto discountpercent porcentajedescuento discountpercentage "

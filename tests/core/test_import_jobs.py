@@ -800,3 +800,29 @@ def test_the_contacts_export_holds_only_visible_clients_contacts(
     filtered = http.get("/clients/contacts/export.csv", params={"q": "nadie"}).text
     assert "Visible" not in filtered
     assert http.get("/clients/contacts/export.pdf").status_code == 404
+
+
+def test_spanish_export_headers_map_back_to_every_exported_field() -> None:
+    # The client and contact exports' headers as the Spanish catalogue writes them.
+    clients = (
+        "ID de Cartera;Nombre;Tipo;Estado;Segmento;Zona;Tipo de identificación fiscal;"
+        "Identificación fiscal;Correo electrónico;Teléfono;Móvil;Dirección;Población;"
+        "Código postal;Provincia;País;Sitio web;Notas;Facturación anual;Empleados;"
+        "Cliente desde;Latitud;Longitud;Proveedor;Sin publicidad;Porcentaje de descuento;"
+        "ID en el otro sistema;Responsable;Creado;Actualizado"
+    ).split(";")
+    contacts = (
+        "ID de contacto de Cartera;Nombre;Cargo;Correo electrónico;Otro correo electrónico;"
+        "Teléfono;Móvil;Idioma preferido;Consentimiento de publicidad;Notas;"
+        "ID en el otro sistema;ID de Cartera del cliente;Nombre del cliente;"
+        "Identificación fiscal del cliente"
+    ).split(";")
+
+    client_targets = importing.guess_mapping(clients)
+    contact_targets = importing.guess_mapping(contacts, "contacts")
+
+    assert sorted(client_targets) == list(range(len(clients) - 2)), "all but the timestamps"
+    assert set(client_targets.values()) >= {"record_id", "fiscal_id_type", "marketing_opt_out",
+                                            "discount", "external_id", "owner_email"}  # fmt: skip
+    assert sorted(contact_targets) == list(range(len(contacts)))
+    assert contact_targets[11] == "client_record_id" and contact_targets[0] == "record_id"
