@@ -22,13 +22,16 @@ from portal.core.routes import (
     account,
     audit,
     auth,
+    bulk,
     clients,
     permissions,
     portfolio,
+    privacy,
     profiles,
     tags,
     users,
     vacations,
+    views,
 )
 from portal.database import open_database
 from portal.mail import Mailer
@@ -68,6 +71,9 @@ def create_app(
         *permissions.routes,
         *tags.routes,
         *portfolio.routes,
+        *bulk.routes,
+        *views.routes,
+        *privacy.routes,
         *vacations.routes,
         *audit.routes,
         *collect(manager.hook.register_routes, settings=settings),

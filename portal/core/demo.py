@@ -25,7 +25,17 @@ from stdnum.cl import rut
 from stdnum.es import cif, dni, nie
 from stdnum.mx import rfc
 
-from portal.core.models import Activity, Client, ClientTag, Contact, Profile, Tag, User
+from portal.core.models import (
+    Activity,
+    Client,
+    ClientTag,
+    ConsentRecord,
+    Contact,
+    Profile,
+    Tag,
+    User,
+    Zone,
+)
 from portal.core.passwords import MIN_LENGTH, hash_password
 from portal.core.permissions import read_grants, write_grants
 from portal.core.restrictions import TAG_KEY
@@ -103,6 +113,9 @@ _GRANTS = {
         "menu.admin": "",
         "menu.admin.users": "",
         "menu.admin.permissions": "",
+        "menu.admin.portfolio": "",
+        "clients.bulk": "",
+        "clients.gdpr": "",
         "clients.discount": "25",
         "clients.coordinates": "",
         "clients.supplier": "",
@@ -111,6 +124,7 @@ _GRANTS = {
     "Jefatura": {
         **_CLIENT_MENUS,
         **_APPROVALS,
+        "clients.bulk": "",
         "clients.discount": "15",
         "clients.coordinates": "",
     },
@@ -124,6 +138,8 @@ _GRANTS = {
     "Back office": {
         **_CLIENT_MENUS,
         "clients.discount": "5",
+        "clients.bulk": "",
+        "clients.gdpr": "",
         "clients.coordinates": "",
         "clients.supplier": "",
         "clients.fiscal_id_other": "",
@@ -590,6 +606,8 @@ def build_demo(
         owners = [member for member in staff if member.weight]
         _Factory(random.Random(seed), now).fill(owners, clients)
         _create_tags(random.Random(seed + 1))
+        _create_zones()
+        _create_consents(random.Random(seed + 2), now)
 
     logger.info(
         "demo data built from seed %d: %d users, %d clients in %.1f s",
@@ -653,6 +671,64 @@ def _create_tags(rng: random.Random) -> None:
                 write_grants(profile, held)
     for profile in profiles:
         profile.save()
+
+
+def _create_zones() -> None:
+    """The demo's zones, placing new clients by the start of their postal code.
+
+    Spanish and Mexican codes start with their province's or state's two digits,
+    Chilean ones with their region's, and Argentine ones with the province letter.
+    """
+    prefixes: dict[str, dict[str, None]] = {}
+    countries: dict[str, dict[str, None]] = {}
+    for city in _CITIES:
+        countries.setdefault(city.zone, {})[city.country] = None
+        width = 7 if city.country == "CL" else 5
+        prefix = city.postal_prefix or f"{city.postal_low:0{width}d}"[:2]
+        prefixes.setdefault(city.zone, {})[prefix] = None
+    for position, (name, held) in enumerate(countries.items()):
+        Zone.create(
+            name=name,
+            postal_prefixes=" ".join(prefixes.get(name, {})),
+            countries=" ".join(held),
+            position=position,
+        )
+
+
+_CONSENT_TEXT = (
+    "Acepto que Cartera Demo S.L. me envíe por correo electrónico información comercial "
+    "sobre sus productos. Puedo retirar este consentimiento en cualquier momento."
+)
+
+
+def _create_consents(rng: random.Random, now: datetime) -> None:
+    """About a third of the contacts gave consent on the web form, one in ten later withdrew."""
+    records, given, withdrawn = [], [], []
+    rows = Contact.select(Contact.id, Contact.client, Contact.email, Contact.created_at)
+    for contact_id, client_id, email, created in rows.order_by(Contact.id).tuples():
+        if rng.random() >= 0.35:
+            continue
+        at = created + timedelta(minutes=rng.randint(1, 60))
+        records.append(
+            {"client": client_id, "contact": contact_id, "email": email, "state": "given",
+             "method": "form", "text_shown": _CONSENT_TEXT, "evidence": "Formulario web", "at": at}
+        )  # fmt: skip
+        if rng.random() < 0.1 and at < now - timedelta(days=30):
+            later = at + timedelta(days=rng.randint(1, (now - at).days - 1))
+            records.append(
+                {"client": client_id, "contact": contact_id, "email": email,
+                 "state": "withdrawn", "method": "email", "evidence": "Respuesta a un boletín",
+                 "at": later}
+            )  # fmt: skip
+            withdrawn.append((contact_id, later))
+        else:
+            given.append((contact_id, at))
+    _insert(ConsentRecord, records)
+    for state, changes in (("given", given), ("withdrawn", withdrawn)):
+        for contact_id, at in changes:
+            Contact.update(marketing_consent=state, consent_at=at).where(
+                Contact.id == contact_id
+            ).execute()
 
 
 def _create_staff(profiles: dict[str, int], password_hash: str, now: datetime) -> list[_Member]:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import peewee as pw
 
-from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, User
+from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, ClientTag, User
 from portal.core.visibility import Scope
 from portal.text import clean, fold, parse_id
 
@@ -37,6 +37,9 @@ class ClientFilters:
     segment: str = ""
     zone: str = ""
     owner: int | None = None
+    tag: int | None = None
+    # "yes" for suppliers only, "no" for clients that are not suppliers.
+    supplier: str = ""
     sort: str = "name"
     descending: bool = False
     size: int = 50
@@ -55,6 +58,8 @@ class ClientFilters:
             segment=params.get("segment", "") if params.get("segment") in SEGMENTS else "",
             zone=clean(params.get("zone", ""))[:100],
             owner=parse_id(owner),
+            tag=parse_id(params.get("tag", "")),
+            supplier=params.get("supplier", "") if params.get("supplier") in ("yes", "no") else "",
             sort=sort if sort in SORTS else "name",
             descending=params.get("dir") == "desc",
             size=parse_id(size) if parse_id(size) in PAGE_SIZES else 50,
@@ -70,6 +75,8 @@ class ClientFilters:
             "segment": self.segment,
             "zone": self.zone,
             "owner": str(self.owner or ""),
+            "tag": str(self.tag or ""),
+            "supplier": self.supplier,
             "sort": self.sort if self.sort != "name" else "",
             "dir": "desc" if self.descending else "",
             "size": str(self.size) if self.size != 50 else "",
@@ -104,6 +111,11 @@ def filtered_clients(scope: Scope, filters: ClientFilters, query: pw.SelectQuery
         query = query.where(Client.zone == filters.zone)
     if filters.owner:
         query = query.where(Client.owner == filters.owner)
+    if filters.tag:
+        tagged = ClientTag.select(ClientTag.client).where(ClientTag.tag == filters.tag)
+        query = query.where(Client.id.in_(tagged))
+    if filters.supplier:
+        query = query.where(Client.is_supplier == (filters.supplier == "yes"))
     return query
 
 

@@ -112,6 +112,8 @@ class Client(BaseModel):
     marketing_opt_out = pw.BooleanField(default=False)
     # Identifier in the system the client was imported from, to update on re-import.
     external_id = pw.CharField(max_length=100, default="")
+    # When a person-client's personal data was erased at their request.
+    erased_at = pw.DateTimeField(null=True)
     # Percentage off list prices; how much a profile may grant is a permission.
     discount = pw.DecimalField(max_digits=5, decimal_places=2, default=0, auto_round=True)
     # Accent- and case-folded copies kept for search and Spanish-aware sorting.
@@ -452,6 +454,29 @@ class ImportChange(BaseModel):
         indexes = ((("job", "table"), False),)
 
 
+class BulkJob(BaseModel):
+    """A mass action too large for one request, run by the worker with progress."""
+
+    user = pw.ForeignKeyField(User, backref="bulk_jobs", on_delete="CASCADE")
+    action = pw.CharField(max_length=20)
+    value = pw.CharField(max_length=100, default="")
+    label = pw.CharField(max_length=200, default="")
+    # The selection as JSON: {"ids": [...]} or {"filters": {...}}.
+    selection = pw.TextField(default="{}")
+    status = pw.CharField(max_length=10, default="queued")
+    total = pw.IntegerField(default=0)
+    processed = pw.IntegerField(default=0)
+    outcome = pw.TextField(default="{}")
+    error = pw.TextField(default="")
+    ip = pw.CharField(max_length=45, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "bulk_job"
+        indexes = ((("user", "created_at"), False),)
+
+
 class SchemaMigration(BaseModel):
     name = pw.CharField(max_length=150, primary_key=True)
     applied_at = pw.DateTimeField(default=utcnow)
@@ -515,4 +540,5 @@ CORE_MODELS = (
     Opportunity,
     ImportJob,
     ImportChange,
+    BulkJob,
 )

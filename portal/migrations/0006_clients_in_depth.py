@@ -205,6 +205,7 @@ def apply(database: pw.Database) -> None:
     migrate(
         migrator.add_column("client", "marketing_opt_out", pw.BooleanField(default=False)),
         migrator.add_column("client", "external_id", pw.CharField(max_length=100, default="")),
+        migrator.add_column("client", "erased_at", pw.DateTimeField(null=True)),
         migrator.add_index("client", ("email",), False),
         migrator.add_index("client", ("phone",), False),
         migrator.add_index("client", ("mobile",), False),

@@ -24,6 +24,7 @@ from portal.core.models import (
     Client,
     Contact,
     Notification,
+    SavedView,
     Tag,
     User,
     VacationRequest,
@@ -267,6 +268,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     Activity.create(client=client, author=user, kind="visit", subject="Primera visita")
     tag = Tag.create(name="Preferente", colour="#336699")
     zone = Zone.create(name="Centro", postal_prefixes="28 45", countries="ES")
+    SavedView.create(user=user, name="Mis clientes", query="status=customer")
     log_in(http, "ana@example.com")
 
     pages = [
@@ -280,6 +282,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
         f"/clients/{client.id}/timeline",
         f"/clients/{client.id}/contacts/{contact.id}/edit",
         f"/clients/{client.id}/contacts/{contact.id}/delete",
+        f"/clients/{client.id}/contacts/{contact.id}/erase",
         "/clients/import",
         "/admin/profiles",
         "/admin/profiles/new",
@@ -312,6 +315,11 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
             "country": "ES", "email": client.email or "x@example.com"}  # fmt: skip
     Client.update(email=twin["email"]).where(Client.id == client.id).execute()
     answers["duplicate"] = post_form(http, "/clients/new", twin)
+    chosen = {"id": [client.id], "action": "status", "value_status": "customer"}
+    answers["bulk"] = post_form(http, "/clients/bulk", chosen)
+    selection = f'{{"ids": [{client.id}]}}'
+    applied = {"selection": selection, "action": "status", "value": "customer"}
+    answers["bulk done"] = post_form(http, "/clients/bulk/apply", applied)
     missing = http.get("/clients/999999")
 
     statuses = {path: answer.status_code for path, answer in answers.items()}

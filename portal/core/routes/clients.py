@@ -7,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core import clients, exporting, listing, portfolio, restrictions
+from portal.core import bulk, clients, exporting, listing, portfolio, restrictions, saved_views
 from portal.core.duplicates import Candidate, Match, likely_duplicates
-from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, Contact, User
+from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, Contact, Tag, User
 from portal.core.routes import client_parts
 from portal.core.visibility import Scope
 from portal.i18n import gettext as _
@@ -43,7 +43,20 @@ async def client_list(request: Request) -> Response:
     context = {"page": page, "filters": filters, "sorts": listing.SORTS}
     if not is_fragment_request(request):
         context.update(_choices(scope, filters.owner))
+        context.update(_list_extras(request))
     return render(request, "clients/list.html", context, block="results")
+
+
+def _list_extras(request: Request) -> dict:
+    """What the full list page shows around the rows: tags, saved views, mass actions."""
+    error = saved_views.ERRORS.get(request.query_params.get("view_error", ""), "")
+    return {
+        "tags": list(Tag.select().order_by(Tag.name)),
+        "views": saved_views.views_of(request.state.user),
+        "view_error": _(error) if error else "",
+        "zones": [zone.name for zone in portfolio.zones()],
+        "bulk_kinds": bulk.KINDS,
+    }
 
 
 @permission_required("menu.clients")
