@@ -23,11 +23,18 @@ from typing import Any
 
 import peewee as pw
 
-from portal.core import audit, duplicates, importing, portfolio, restrictions, tabular
+from portal.core import (
+    audit,
+    consent,
+    duplicates,
+    importing,
+    portfolio,
+    restrictions,
+    tabular,
+)
 from portal.core.models import (
     Activity,
     Client,
-    ConsentRecord,
     Contact,
     ImportChange,
     ImportJob,
@@ -499,14 +506,24 @@ class ContactImport(_Importer):
             if client is None:
                 continue
             batch.created += 1
+            self._warn_suppressed(batch, result)
             if write:
                 values = dict(result.values)
-                if "marketing_consent" in values:
-                    values["consent_at"] = utcnow()
+                values.pop("marketing_consent", None)  # set with its evidence below
                 contact = Contact.create(client=client.id, **values)
                 _created(self.job, "contact", [contact.id])
                 self._record_consent(contact, result)
         return batch
+
+    def _warn_suppressed(self, batch: Batch, result: importing.RowResult) -> None:
+        """Say so when a row brings back an address someone asked to be erased."""
+        email = result.values.get("email")
+        if email and consent.is_suppressed(email):
+            message = gettext(
+                "This address belonged to someone who asked to be erased; "
+                "it will never be sent marketing"
+            )
+            batch.report.append([result.line, "warning", self.column("email"), message, None])
 
     def _keys(self, result: importing.RowResult) -> list[tuple[str, str]]:
         keys = []
@@ -529,7 +546,7 @@ class ContactImport(_Importer):
                 continue
             column = Contact.id if what == "record_id" else getattr(Contact, what)
             query = (
-                Contact.select(Contact, Client.owner)
+                Contact.select(Contact, Client.id, Client.owner)
                 .join(Client)
                 .where(column.in_(sorted(values)))
                 .order_by(Contact.id)
@@ -568,15 +585,17 @@ class ContactImport(_Importer):
         if not write:
             return
         before = {name: _plain(getattr(contact, name)) for name in changes}
-        now = utcnow()
         if "marketing_consent" in changes:
             before["consent_at"] = _plain(contact.consent_at)
-            changes["consent_at"] = now
-        Contact.update(**changes, updated_at=now).where(Contact.id == contact.id).execute()
-        if "marketing_consent" in changes:
+        consent_changed = changes.pop("marketing_consent", None) is not None
+        if changes:
+            Contact.update(**changes, updated_at=utcnow()).where(Contact.id == contact.id).execute()
+        if consent_changed:
             contact.email = changes.get("email", contact.email)
             self._record_consent(contact, result)
-        before["_updated_at"] = now.isoformat()
+        # Undo checks nobody changed the contact after this moment.
+        stamp = Contact.select(Contact.updated_at).where(Contact.id == contact.id).scalar()
+        before["_updated_at"] = stamp.isoformat()
         ImportChange.create(
             job=self.job, table="contact", record_id=contact.id, action="updated",
             before=json.dumps(before),
@@ -586,14 +605,12 @@ class ContactImport(_Importer):
         """Evidence of a consent the file states: which file, which line, who imported it."""
         if "marketing_consent" not in result.values:
             return
-        ConsentRecord.create(
-            client=contact.client_id,
-            contact=contact.id,
-            email=contact.email,
-            state=result.values["marketing_consent"],
-            method="import",
+        consent.record(
+            contact,
+            result.values["marketing_consent"],
+            "import",
             evidence=f"{self.job.filename}, line {result.line} (import #{self.job.id})",
-            actor=self.user.id,
+            actor=self.user,
         )
 
     def _clients_for(self, results: list[importing.RowResult]) -> dict[tuple[str, str], list]:
@@ -913,6 +930,16 @@ def undo(job: ImportJob, actor: User, ip: str = "") -> list[str]:
                     Contact.id == change.record_id
                 ).execute()
                 restored += 1
+                if before.get("marketing_consent"):
+                    # Going back to the earlier consent is a change with its own evidence.
+                    consent.record(
+                        Contact.get_by_id(change.record_id),
+                        before["marketing_consent"],
+                        "import",
+                        evidence=f"Undo of import #{job.id} ({job.filename})",
+                        actor=actor,
+                        ip=ip,
+                    )
         for change in client_changes:
             client = clients.get(change.record_id)
             if client is None:

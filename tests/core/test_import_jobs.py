@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from portal import jobs
 from portal.config import Settings
-from portal.core import import_jobs, importer, importing, tabular
+from portal.core import consent, import_jobs, importer, importing, tabular
 from portal.core.models import (
     Activity,
     AuditEntry,
@@ -826,3 +826,27 @@ def test_spanish_export_headers_map_back_to_every_exported_field() -> None:
                                             "discount", "external_id", "owner_email"}  # fmt: skip
     assert sorted(contact_targets) == list(range(len(contacts)))
     assert contact_targets[11] == "client_record_id" and contact_targets[0] == "record_id"
+
+
+def test_consent_changed_by_an_import_and_its_undo_leave_evidence(
+    team: dict, settings: Settings
+) -> None:
+    acme = Client.create(name="Acme", owner=team["ana"], sort_name="acme")
+    lola = Contact.create(client=acme, name="Lola", email="lola@acme.example")
+    consent.record(lola, "given", "form", text_shown="Sí, quiero ofertas", actor=team["ana"])
+    consent.suppress(["erased@acme.example"], "erasure")
+    text = "Nombre;Email;Empresa;Acepta publicidad\nLola;lola@acme.example;Acme;no\n"
+    text += "Borrada;erased@acme.example;Acme;\n"
+
+    job = run(team["ana"], text, settings, kind="contacts")
+
+    assert Contact.get_by_id(lola.id).marketing_consent == "withdrawn"
+    warnings = [e for e in json.loads(job.report) if e[1] == "warning"]
+    assert [(e[0], e[2]) for e in warnings] == [(3, "Email")]
+    assert "asked to be erased" in warnings[0][3]
+
+    assert import_jobs.undo(job, team["ana"]) == []
+
+    assert Contact.get_by_id(lola.id).marketing_consent == "given"
+    methods = [(r.state, r.method) for r in consent.history(lola)]
+    assert methods == [("given", "import"), ("withdrawn", "import"), ("given", "form")]
