@@ -228,7 +228,7 @@ _CONTACT_HEADER_WORDS: dict[str, str] = {
     "language": "language idioma lang preferredlanguage idiomapreferido",
     "marketing_consent": (
         "marketingconsent consentimiento aceptapublicidad marketingemailconsent "
-        "acceptsmarketing optin consentimientodepublicidad"
+        "acceptsmarketing optin consentimientodepublicidad consentimientocomercial"
     ),
     "notes": "notes notas nota observaciones comentarios description descripcion",
     "external_id": (

@@ -813,7 +813,7 @@ def test_spanish_export_headers_map_back_to_every_exported_field() -> None:
     ).split(";")
     contacts = (
         "ID de contacto de Cartera;Nombre;Cargo;Correo electrónico;Otro correo electrónico;"
-        "Teléfono;Móvil;Idioma preferido;Consentimiento de publicidad;Notas;"
+        "Teléfono;Móvil;Idioma preferido;Consentimiento comercial;Notas;"
         "ID en el otro sistema;ID de Cartera del cliente;Nombre del cliente;"
         "Identificación fiscal del cliente"
     ).split(";")
