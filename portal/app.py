@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from portal import jobs
 from portal.config import Settings
 from portal.core import importer, notifications
 from portal.core.permissions import Registry
@@ -53,6 +54,7 @@ def create_app(
     settings = (settings or Settings.from_env()).with_secret()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     open_database(settings.database_url)
+    jobs.configure(settings)
     manager = plugins or build_manager(settings)
 
     static_mounts = [

@@ -167,44 +167,108 @@ def import_group() -> None:
     """Import records from files."""
 
 
-@import_group.command("clients")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--owner", "owner_email", required=True, help="Email of the default owner.")
-@click.option(
-    "--country",
-    help="ISO code for rows that name no country, and their phones. [default: phone region]",
+_IMPORT_OPTIONS = (
+    click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    click.option("--owner", "owner_email", required=True, help="Email of the default owner."),
+    click.option(
+        "--country",
+        help="ISO code for rows that name no country, and their phones. [default: phone region]",
+    ),
+    click.option(
+        "--number-format",
+        type=click.Choice(["es", "en"]),
+        help="es: 1.234,56 and 31/12/2024; en: 1,234.56 and 12/31/2024. "
+        "[default: guessed from the file, else es]",
+    ),
+    click.option(
+        "--on-match",
+        type=click.Choice(["update", "skip"]),
+        default="update",
+        show_default=True,
+        help="What to do with a row that matches an existing record.",
+    ),
+    click.option("--dry-run", is_flag=True, help="Check every row, write nothing."),
 )
-@click.option(
-    "--number-format",
-    type=click.Choice(["es", "en"]),
-    help="es: 1.234,56 and 31/12/2024; en: 1,234.56 and 12/31/2024. "
-    "[default: guessed from the file, else es]",
-)
-@click.option("--dry-run", is_flag=True, help="Check every row, write nothing.")
-def import_clients(
-    file: Path, owner_email: str, country: str | None, number_format: str | None, dry_run: bool
-) -> None:
-    """Import clients from a CSV or XLSX FILE, reporting rejected rows."""
+
+
+def _import_options(command):  # type: ignore[no-untyped-def]
+    for option in reversed(_IMPORT_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _run_import(kind: str, file: Path, owner_email: str, country: str | None,
+                number_format: str | None, on_match: str, dry_run: bool) -> None:  # fmt: skip
+    import json
+
     from portal.core.importer import run_file_import
 
     settings = _settings()
     _migrate(settings)
     try:
-        report = run_file_import(
+        job = run_file_import(
             file,
             owner_email,
             (country or settings.phone_region).upper(),
+            data_dir=settings.data_dir,
+            kind=kind,
             file_locale=number_format,
+            on_match=on_match,
             dry_run=dry_run,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
-    for line, message in report.rejected:
-        click.echo(f"line {line}: {message}", err=True)
-    verb = "would be created" if dry_run else "created"
-    click.echo(f"{report.created} client(s) {verb}, {len(report.rejected)} rejected.")
-    if report.rejected:
+    if job.status == "failed":
+        raise click.ClickException(job.error)
+    for line, outcome, column, message, *_ in json.loads(job.report):
+        if outcome in ("rejected", "skipped"):
+            where = f" [{column}]" if column else ""
+            click.echo(f"line {line}{where}: {outcome}: {message}", err=True)
+    what = "contact(s)" if kind == "contacts" else "client(s)"
+    verb = "would be" if dry_run else ""
+    click.echo(
+        f"{job.created} {what} {verb + ' ' if verb else ''}created, "
+        f"{job.updated} {verb + ' ' if verb else ''}updated, {job.skipped} skipped, "
+        f"{job.rejected} rejected. Import #{job.id}."
+    )
+    if job.rejected:
         sys.exit(1)
+
+
+@import_group.command("clients")
+@_import_options
+def import_clients(
+    file: Path, owner_email: str, country: str | None, number_format: str | None,
+    on_match: str, dry_run: bool,
+) -> None:  # fmt: skip
+    """Import clients from a CSV or XLSX FILE, reporting rejected rows."""
+    _run_import("clients", file, owner_email, country, number_format, on_match, dry_run)
+
+
+@import_group.command("contacts")
+@_import_options
+def import_contacts(
+    file: Path, owner_email: str, country: str | None, number_format: str | None,
+    on_match: str, dry_run: bool,
+) -> None:  # fmt: skip
+    """Import contacts from a CSV or XLSX FILE, linking each to its client."""
+    _run_import("contacts", file, owner_email, country, number_format, on_match, dry_run)
+
+
+@main.command()
+@click.option("--workers", default=2, show_default=True, type=int, help="Threads.")
+def worker(workers: int) -> None:
+    """Run the background jobs (large imports) queued by the portal."""
+    from portal import jobs
+
+    settings = _settings()
+    _migrate(settings)
+    if settings.immediate_jobs:
+        raise click.ClickException("CARTERA_IMMEDIATE_JOBS is set: jobs run in the portal.")
+    queue = jobs.configure(settings)
+    where = "Redis" if settings.redis_url else str(settings.data_dir / "jobs.db")
+    click.echo(f"Worker started ({workers} threads, queue in {where}).")
+    queue.create_consumer(workers=workers, worker_type="thread").run()
 
 
 if __name__ == "__main__":

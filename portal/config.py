@@ -26,6 +26,10 @@ class Settings:
     secure_cookies: bool = False
     smtp_url: str = ""
     mail_from: str = "Cartera <cartera@localhost>"
+    # Background jobs: Redis when set, else a SQLite file in the data folder;
+    # immediate runs each job as it is enqueued, with no worker (tests).
+    redis_url: str = ""
+    immediate_jobs: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -53,6 +57,8 @@ class Settings:
             secure_cookies=base_url.startswith("https://"),
             smtp_url=env.get("CARTERA_SMTP_URL", ""),
             mail_from=env.get("CARTERA_MAIL_FROM", "Cartera <cartera@localhost>"),
+            redis_url=env.get("CARTERA_REDIS_URL", ""),
+            immediate_jobs=env.get("CARTERA_IMMEDIATE_JOBS", "") in ("1", "true", "yes"),
         )
 
     def with_secret(self) -> Settings:

@@ -116,6 +116,7 @@ def settings(tmp_path: Path, database_url: str, smtp_server: tuple[str, Mailbox]
         secret_key="test-secret-key",
         max_upload_bytes=2 * 1024 * 1024,
         smtp_url=smtp_server[0],
+        immediate_jobs=True,
     )
 
 

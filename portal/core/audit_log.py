@@ -72,12 +72,16 @@ ACTION_LABELS = {
     "clients.deleted": N_("Client deleted"),
     "clients.merged": N_("Clients merged"),
     "contacts.deleted": N_("Contact deleted"),
+    "imports.clients": N_("Clients imported"),
+    "imports.contacts": N_("Contacts imported"),
+    "imports.undone": N_("Import undone"),
 }
 OBJECT_LABELS = {
     "profile": N_("Profile"),
     "user": N_("User"),
     "client": N_("Client"),
     "contact": N_("Contact"),
+    "import_job": N_("Import"),
 }
 
 

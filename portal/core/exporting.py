@@ -16,13 +16,13 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from portal.core.models import Client
 from portal.i18n import N_
 
 # (attribute, English header); a dotted attribute follows a foreign key, so
 # select the clients joined to their owner to avoid one query per row.
 CLIENT_EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("id", N_("ID")),
+    # Named so the import recognises it and updates these very clients.
+    ("id", N_("Cartera ID")),
     ("name", N_("Name")),
     ("kind", N_("Kind")),
     ("status", N_("Status")),
@@ -45,25 +45,49 @@ CLIENT_EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("registered_on", N_("Customer since")),
     ("latitude", N_("Latitude")),
     ("longitude", N_("Longitude")),
+    ("is_supplier", N_("Supplier")),
+    ("marketing_opt_out", N_("No marketing")),
+    ("discount", N_("Discount percentage")),
+    ("external_id", N_("ID in the other system")),
     ("owner.email", N_("Owner")),
     ("created_at", N_("Created")),
     ("updated_at", N_("Updated")),
+)
+
+# Contacts, with the client each belongs to; select them joined to their client.
+CONTACT_EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", N_("Cartera contact ID")),
+    ("name", N_("Name")),
+    ("position", N_("Position")),
+    ("email", N_("Email")),
+    ("email_alt", N_("Other email")),
+    ("phone", N_("Phone")),
+    ("mobile", N_("Mobile")),
+    ("language", N_("Preferred language")),
+    ("marketing_consent", N_("Marketing consent")),
+    ("notes", N_("Notes")),
+    ("external_id", N_("ID in the other system")),
+    ("client.id", N_("Client's Cartera ID")),
+    ("client.name", N_("Client name")),
+    ("client.fiscal_id", N_("Client fiscal ID")),
 )
 
 # A cell starting with one of these may run as a formula in a spreadsheet.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_csv(rows: Iterable[Client], columns: Sequence[tuple[str, str]]) -> bytes:
+def write_csv(rows: Iterable[pw.Model], columns: Sequence[tuple[str, str]]) -> bytes:
     """UTF-8 with a BOM (so Excel reads the accents), commas and CRLF."""
     values = ([_value(client, name) for name, _ in columns] for client in rows)
     return write_table_csv([header for _, header in columns], values)
 
 
-def write_xlsx(rows: Iterable[Client], columns: Sequence[tuple[str, str]]) -> bytes:
+def write_xlsx(
+    rows: Iterable[pw.Model], columns: Sequence[tuple[str, str]], title: str = "Clients"
+) -> bytes:
     """One sheet; text is always a string cell, so it can never run as a formula."""
     values = ([_value(client, name) for name, _ in columns] for client in rows)
-    return write_table_xlsx([header for _, header in columns], values, "Clients")
+    return write_table_xlsx([header for _, header in columns], values, title)
 
 
 def write_table_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
@@ -89,7 +113,7 @@ def write_table_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], titl
     return output.getvalue()
 
 
-def _value(client: Client, name: str) -> Any:
+def _value(client: pw.Model, name: str) -> Any:
     owner: Any = None
     value: Any = client
     for part in name.split("."):

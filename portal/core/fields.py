@@ -87,11 +87,21 @@ def _detect_fiscal_id(compact: str) -> tuple[str, str]:
 # ------------------------------------------------------- contact details
 
 
+# A Spanish number of nine digits starting 6-9, however spaced or prefixed: what
+# most rows of a Spanish file hold, settled without the full parser.
+_SPANISH_PHONE = re.compile(r"(?:\+34|0034)?([6-9]\d{8})")
+_PHONE_SEPARATORS = re.compile(r"[\s().-]")
+
+
 def normalise_phone(value: str, region: str) -> str:
     """E.164 form (`+34600112233`); national numbers are read for `region`."""
     text = clean(value)
     if not text:
         return ""
+    bare = _PHONE_SEPARATORS.sub("", text)
+    match = _SPANISH_PHONE.fullmatch(bare)
+    if match and (region.upper() == "ES" or bare.startswith("+34")):
+        return "+34" + match.group(1)
     try:
         number = phonenumbers.parse(text, region.upper())
     except phonenumbers.NumberParseException as exc:
@@ -157,7 +167,7 @@ def parse_decimal(text: str, locale: str) -> Decimal:
         return _plain(Decimal(raw.replace(",", ".")))
 
     sign, body = ("-", raw[1:]) if raw[:1] == "-" else ("", raw.removeprefix("+"))
-    decimal_mark = get_decimal_symbol(locale)
+    decimal_mark = _decimal_symbol(locale)
     marks = [ch for ch in body if ch in ".,"]
     if len(set(marks)) == 2:
         decimal_mark = marks[-1]
@@ -178,6 +188,11 @@ def parse_decimal(text: str, locale: str) -> Decimal:
     if not _PLAIN_NUMBER.fullmatch(plain):
         raise FieldError("Not a number")
     return _plain(Decimal(plain))
+
+
+@functools.lru_cache(maxsize=16)
+def _decimal_symbol(locale: str) -> str:
+    return get_decimal_symbol(locale)
 
 
 def _is_grouped(digits: str, mark: str) -> bool:

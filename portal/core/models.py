@@ -158,12 +158,14 @@ class Contact(BaseModel):
     marketing_consent = pw.CharField(max_length=10, default="")
     consent_at = pw.DateTimeField(null=True)
     notes = pw.TextField(default="")
+    # Identifier in the system the contact was imported from, to update on re-import.
+    external_id = pw.CharField(max_length=100, default="")
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
         table_name = "contact"
-        indexes = ((("email",), False),)
+        indexes = ((("email",), False), (("external_id",), False))
 
 
 class Activity(BaseModel):
@@ -429,6 +431,8 @@ class ImportJob(BaseModel):
     report = pw.TextField(default="[]")
     error = pw.TextField(default="")
     created_at = pw.DateTimeField(default=utcnow)
+    # When the job last moved; a running job that stopped moving can be resumed.
+    updated_at = pw.DateTimeField(null=True)
     finished_at = pw.DateTimeField(null=True)
 
     class Meta:

@@ -213,3 +213,32 @@ def test_client_list_fits_a_phone_screen(phone: Browsing) -> None:
     assert width <= 360 + OVERFLOW_TOLERANCE
     page.screenshot(path=SCREENSHOT, full_page=True)
     phone.assert_quiet()
+
+
+def test_check_every_row_then_import_and_undo(browsing: Browsing, import_file: Path) -> None:
+    page = browsing.page
+    log_in(page, SALES_EMAIL)
+    page.goto("/clients/import")
+    page.set_input_files("#file", import_file)
+    page.get_by_role("button", name="Upload and review").click()
+    expect(page).to_have_url(re.compile(r"/clients/import/[0-9a-f]+$"))
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+
+    page.get_by_role("button", name="Check every row (dry run)").click()
+    expect(page).to_have_url(re.compile(r"/imports/\d+$"))
+    status = page.get_by_role("status")
+    expect(status).to_contain_text("Dry run: nothing has been saved yet.")
+    expect(status).to_contain_text("4 clients would be created.")
+
+    page.get_by_role("button", name="Import these rows").click()
+    expect(page.get_by_role("status")).to_contain_text("4 clients created.")
+    page.goto("/clients?q=nandu")
+    assert result_rows(page) == ["Ñandú Soluciones SL"]
+
+    page.goto("/imports")
+    page.get_by_role("link", name="import_es_excel_bom_semicolon.csv").click()
+    page.get_by_role("button", name="Undo this import").click()
+    expect(page.get_by_role("status")).to_contain_text("This import was undone.")
+    page.goto("/clients?q=nandu")
+    assert result_rows(page) == ["No client matches."]
+    browsing.assert_quiet()

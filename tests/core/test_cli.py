@@ -29,7 +29,10 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_every_command_has_help(run) -> None:
-    commands = ["init", "serve", "demo", "migrate", "createuser", "import", "import clients"]
+    commands = [
+        "init", "serve", "demo", "migrate", "createuser", "import", "import clients",
+        "import contacts", "worker",
+    ]  # fmt: skip
     for command in commands:
         result = run(*command.split(), "--help")
         assert result.exit_code == 0, command
@@ -90,6 +93,25 @@ def test_import_clients_from_a_salesforce_export(run) -> None:
     assert Client.select().count() == 100
     first = Client.get(Client.name == "Bulk Account from CSV - #1")
     assert first.address.splitlines()[0] == "345 Shoreline Park"
+
+
+def test_import_contacts_then_update_them_from_the_command_line(run, tmp_path: Path) -> None:
+    run("init", "--email", "boss@example.com", "--password", "a long password 1")
+    Client.create(name="Acme", sort_name="acme", owner=User.get())
+    file = tmp_path / "contacts.csv"
+    file.write_text("First name,Last name,Email,Company name\nLola,Gil,lola@acme.example,Acme\n")
+    owner = ("--owner", "boss@example.com")
+
+    first = run("import", "contacts", str(file), *owner)
+    assert first.exit_code == 0, first.output
+    assert "1 contact(s) created, 0 updated" in first.output
+
+    file.write_text(
+        "First name,Last name,Email,Company name\nLola,Gil Ruiz,lola@acme.example,Acme\n"
+    )
+    second = run("import", "contacts", str(file), *owner)
+    assert "0 contact(s) created, 1 updated" in second.output
+    assert [c.name for c in Client.get().contacts] == ["Lola Gil Ruiz"]
 
 
 def test_demo_builds_data_and_prints_the_accounts(run) -> None:

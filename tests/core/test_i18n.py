@@ -453,4 +453,8 @@ def _import_pages(http: TestClient, owner: User) -> dict[str, Any]:
             "action": "import",
         },
     )
-    return {"review": review, "report": report}
+    history = http.get("/imports")
+    job_url = re.search(r'href="(/imports/\d+)"', history.text)
+    assert job_url, history.text
+    job = http.get(job_url.group(1))
+    return {"review": review, "report": report, "history": history, "job": job}

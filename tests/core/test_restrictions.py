@@ -208,10 +208,11 @@ def test_the_form_says_how_much_discount_the_profile_may_grant(
 
 # ----------------------------------------------------------------- import
 
+# The report names the file's column that holds the refused value.
 IMPORT_ROWS = {
-    "clients.supplier": ("Nombre;Proveedor\nAcme SL;sí\n", "Supplier (yes or no)"),
-    "clients.coordinates": ("Nombre;Latitud;Longitud\nAcme SL;40,41;-3,70\n", "Latitude"),
-    "clients.discount": ("Nombre;Descuento\nAcme SL;5\n", "Discount percentage"),
+    "clients.supplier": ("Nombre;Proveedor\nAcme SL;sí\n", "Proveedor"),
+    "clients.coordinates": ("Nombre;Latitud;Longitud\nAcme SL;40,41;-3,70\n", "Latitud"),
+    "clients.discount": ("Nombre;Descuento\nAcme SL;5\n", "Descuento"),
 }
 
 

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from portal.core import bulk, clients, exporting, listing, portfolio, restrictions, saved_views
 from portal.core.duplicates import Candidate, Match, likely_duplicates
-from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, Tag, User
+from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, Contact, Tag, User
 from portal.core.routes import client_merge, client_parts
 from portal.core.visibility import Scope
 from portal.i18n import gettext as _
@@ -208,6 +208,27 @@ async def client_export(request: Request) -> Response:
     return Response(body, media_type=media, headers=headers)
 
 
+@permission_required("menu.clients.export")
+async def contact_export(request: Request) -> Response:
+    """The contacts of the clients the list shows, in a file the import reads back."""
+    scope = scope_of(request)
+    kind = request.path_params["kind"]
+    if kind not in ("csv", "xlsx"):
+        raise HTTPException(404)
+    filters = listing.ClientFilters.from_params(dict(request.query_params))
+    columns = Contact.select(Contact, Client.id, Client.name, Client.fiscal_id).join(Client)
+    query = listing.filtered_clients(scope, filters, columns)
+    rows = query.order_by(Client.sort_name, Client.id, Contact.id).iterator()
+    headers = [(attr, _(label)) for attr, label in exporting.CONTACT_EXPORT_COLUMNS]
+    if kind == "csv":
+        body, media = exporting.write_csv(rows, headers), "text/csv; charset=utf-8"
+    else:
+        body = exporting.write_xlsx(rows, headers, "Contacts")
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    headers_out = {"content-disposition": f'attachment; filename="contacts.{kind}"'}
+    return Response(body, media_type=media, headers=headers_out)
+
+
 @permission_required("menu.clients")
 async def client_autocomplete(request: Request) -> Response:
     """Clients to open; with `merge=<id>`, the clients that one may be merged with."""
@@ -235,6 +256,7 @@ routes = [
     Route("/clients/new", client_new, methods=["GET", "POST"], name="client-new"),
     Route("/clients/autocomplete", client_autocomplete, name="client-autocomplete"),
     Route("/clients/export.{kind:str}", client_export, name="client-export"),
+    Route("/clients/contacts/export.{kind:str}", contact_export, name="contact-export"),
     Route("/clients/{client_id:id}", client_detail, name="client"),
     Route("/clients/{client_id:id}/edit", client_edit, methods=["GET", "POST"]),
     Route("/clients/{client_id:id}/delete", client_delete, methods=["GET", "POST"]),

@@ -1,0 +1,50 @@
+"""The background job queue (huey): slow work leaves the request.
+
+Tasks are declared here against one queue object; `configure` points it at its
+storage when the app or the worker starts: SQLite in the data folder by default,
+Redis when `CARTERA_REDIS_URL` is set, or immediate mode, where a task runs as
+soon as it is enqueued (tests, and installs that want no worker).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from huey import Huey
+from huey.storage import RedisStorage, SqliteStorage
+
+from portal.config import Settings
+
+logger = logging.getLogger(__name__)
+
+# Immediate until configured, so importing this module never touches a disk.
+queue = Huey("cartera", immediate=True)
+
+
+def configure(settings: Settings) -> Huey:
+    """Point the queue at the storage the settings choose."""
+    if settings.immediate_jobs:
+        queue.immediate = True
+        return queue
+    if settings.redis_url:
+        queue.storage_class = RedisStorage
+        queue.storage_kwargs = {"url": settings.redis_url}
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        queue.storage_class = SqliteStorage
+        queue.storage_kwargs = {"filename": str(settings.data_dir / "jobs.db")}
+    if queue.immediate:
+        queue.immediate = False  # builds the storage from the class above
+    else:
+        queue.storage = queue.create_storage()
+    return queue
+
+
+@queue.task()
+def run_import(job_id: int, data_dir: str, language: str) -> None:
+    """Run or resume one import job (see portal.core.import_jobs)."""
+    from portal.core import import_jobs
+
+    job = import_jobs.run_job(job_id, Path(data_dir), language)
+    logger.info("import job %s ended as %s", job_id, job.status if job else "missing")
