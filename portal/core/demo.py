@@ -25,7 +25,17 @@ from stdnum.cl import rut
 from stdnum.es import cif, dni, nie
 from stdnum.mx import rfc
 
-from portal.core.models import Activity, Client, ClientTag, Contact, Profile, Tag, User
+from portal.core.demo_pipeline import create_opportunities
+from portal.core.models import (
+    Activity,
+    Client,
+    ClientTag,
+    Contact,
+    Opportunity,
+    Profile,
+    Tag,
+    User,
+)
 from portal.core.passwords import MIN_LENGTH, hash_password
 from portal.core.permissions import read_grants, write_grants
 from portal.core.restrictions import TAG_KEY
@@ -590,6 +600,8 @@ def build_demo(
         owners = [member for member in staff if member.weight]
         _Factory(random.Random(seed), now).fill(owners, clients)
         _create_tags(random.Random(seed + 1))
+        # A generator of their own, so the rows above stay as they were.
+        create_opportunities(random.Random(seed + 2), now)
 
     logger.info(
         "demo data built from seed %d: %d users, %d clients in %.1f s",
@@ -614,7 +626,7 @@ def build_demo(
 
 
 def _ensure_empty() -> None:
-    for model in (Profile, User, Client, Contact, Activity):
+    for model in (Profile, User, Client, Contact, Activity, Opportunity):
         if model.select().exists():
             table = model._meta.table_name
             raise DemoDatabaseNotEmpty(
