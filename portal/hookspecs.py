@@ -83,7 +83,9 @@ def client_sales(client_id: int, user: User) -> list[Sale] | None:
     invoice issued for it) names it in `opportunity_id` and replaces it, so
     nothing counts twice. Every plugin's answer is added up; `None` or an empty
     list adds nothing. The core answers with the client's won opportunities.
-    Runs on every view of the page: use one query.
+    Runs on every view of the page: use one query. An exception is logged with
+    the plugin's name and its sales are left out; the page still opens and
+    says its figures may be incomplete.
     """
 
 

@@ -180,6 +180,32 @@ def test_a_plugins_sales_are_added_and_replace_the_opportunity_they_settle(
     assert '<a href="/invoices/7">Invoice F-2026/0007</a>' in page
     assert "Credit note R-2026/0001" in page and "-€110.00" in page
     assert "20 Jan 2026" not in page
+    assert "may be incomplete" not in page
+
+
+class Broken:
+    @hookimpl
+    def client_sales(self, client_id: int) -> list[Sale]:
+        raise RuntimeError("the invoice store is down")
+
+
+def test_a_failing_plugin_leaves_the_page_open_and_says_the_figures_may_be_short(
+    http: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    team = _team("en")
+    client = _client(team.ana)
+    _history(client)
+    http.app.state.plugins.register(Broken(), name="broken")  # type: ignore[attr-defined]
+    log_in(http, "ana@example.com")
+
+    answer = http.get(f"/clients/{client.id}")
+
+    assert answer.status_code == 200
+    page = _text(answer.text)
+    assert "these figures may be incomplete" in page
+    # The core's three opportunities and the other plugin's invoice and credit note.
+    assert "<dt>Number of purchases</dt><dd>4</dd>" in page
+    assert any("'broken' failed in client_sales" in r.getMessage() for r in caplog.records)
 
 
 def test_another_teams_user_gets_404_and_the_plugin_is_never_asked(

@@ -12,13 +12,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.config import LANGUAGES
-from portal.core import consent, fields, lifecycle, restrictions, tagging
+from portal.core import consent, fields, lifecycle, purchases, restrictions, tagging
 from portal.core.clients import convert, delete_contact
 from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, Tag, User
 from portal.database import db, utcnow
 from portal.i18n import current_zone, local_today
 from portal.i18n import gettext as _
-from portal.plugins import collect
 from portal.text import clean, parse_id
 from portal.web.rendering import grants_of, render, see_other
 from portal.web.requests import (
@@ -61,15 +60,19 @@ def timeline(client: Client, before: int | None = None) -> tuple[list[Activity],
     return rows[:TIMELINE_PAGE], more
 
 
-def lifecycle_figures(request: Request, client: Client) -> lifecycle.Figures:
+def lifecycle_context(request: Request, client: Client) -> dict:
     """The client's figures from every source of sales, as of today in the user's zone.
 
     The caller has checked that the user may see the client: the sales hook
     is promised that.
     """
     hook = request.app.state.plugins.hook.client_sales
-    sales = collect(hook, client_id=client.id, user=request.state.user)
-    return lifecycle.figures(lifecycle.merged(sales), local_today())
+    sales, failed = purchases.gather(hook, client_id=client.id, user=request.state.user)
+    return {
+        "lifecycle": lifecycle.figures(lifecycle.merged(sales), local_today()),
+        "lifecycle_incomplete": failed,
+        "lifecycle_rules": LIFECYCLE_RULES,
+    }
 
 
 def detail_context(request: Request, client: Client, **extra: object) -> dict:
@@ -94,8 +97,7 @@ def detail_context(request: Request, client: Client, **extra: object) -> dict:
         "contact_errors": {},
         "activity_form": {"kind": "call"},
         "activity_errors": {},
-        "lifecycle": lifecycle_figures(request, client),
-        "lifecycle_rules": LIFECYCLE_RULES,
+        **lifecycle_context(request, client),
         **extra,
     }
 
