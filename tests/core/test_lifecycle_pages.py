@@ -12,17 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from starlette.testclient import TestClient
 
-from portal.app import create_app
 from portal.config import Settings
 from portal.core.lifecycle import Sale
 from portal.core.models import Client, Opportunity, User
 from portal.core.routes import client_parts
-from portal.database import db
 from portal.hookspecs import hookimpl
 from portal.i18n import current_zone, local_today
-from portal.migrations import migrate
-from portal.plugins import build_manager
-from tests.conftest import count_queries, log_in, make_profile, make_user
+from tests.conftest import client_with_plugin, count_queries, log_in, make_profile, make_user
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -54,13 +50,8 @@ def invoices() -> InvoicesLike:
 @pytest.fixture
 def http(settings: Settings, invoices: InvoicesLike) -> Iterator[TestClient]:
     """The app with the invoice plugin registered beside the core."""
-    manager = build_manager(settings, load_installed=False)
-    manager.register(invoices, name="invoices-like")
-    app = create_app(settings, plugins=manager)
-    migrate(db.obj)
-    with TestClient(app, base_url="http://testserver") as client:
+    with client_with_plugin(settings, invoices, "invoices-like") as client:
         yield client
-    db.close()
 
 
 @pytest.fixture(autouse=True)
