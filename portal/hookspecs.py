@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from portal.config import Settings
+    from portal.core.lifecycle import Sale
+    from portal.core.models import User
     from portal.core.permissions import Permission, Tab
 
 hookspec = pluggy.HookspecMarker("cartera")
@@ -63,6 +65,28 @@ def register_routes(settings: Settings) -> list[BaseRoute] | None:
 @hookspec
 def register_static_dirs() -> list[tuple[str, Path]] | None:
     """Called at app creation. Return `(prefix, folder)` pairs served under /static."""
+
+
+# ---------------------------------------------------------------- client page
+
+
+@hookspec
+def client_sales(client_id: int, user: User) -> list[Sale] | None:
+    """Called while the page of client `client_id` is built, for its lifecycle figures.
+
+    Only called for a client that `user` may see: the core's visibility scope
+    has already admitted it, so the plugin need not check that again (it still
+    applies rules of its own, such as who may see invoices). Return every sale
+    of that client the plugin knows of, of any date, as
+    `portal.core.lifecycle.Sale`: a positive amount for what was sold, zero or
+    negative for a credit note. A sale that settles a won opportunity (an
+    invoice issued for it) names it in `opportunity_id` and replaces it, so
+    nothing counts twice. Every plugin's answer is added up; `None` or an empty
+    list adds nothing. The core answers with the client's won opportunities.
+    Runs on every view of the page: use one query. An exception is logged with
+    the plugin's name and its sales are left out; the page still opens and
+    says its figures may be incomplete.
+    """
 
 
 # ---------------------------------------------------------------- permissions

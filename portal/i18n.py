@@ -115,6 +115,11 @@ def format_money(value: Decimal | None, currency: str) -> str:
     return numbers.format_currency(value, currency, locale=_locale())
 
 
+def local_today() -> date:
+    """Today's date where the current user is."""
+    return datetime.now(ZoneInfo(current_zone.get())).date()
+
+
 def to_local(value: datetime) -> datetime:
     """A stored naive-UTC time in the current user's zone."""
     return value.replace(tzinfo=UTC).astimezone(ZoneInfo(current_zone.get()))

@@ -9,11 +9,14 @@ import pluggy
 
 from portal import hookspecs
 from portal.config import Settings
+from portal.core import purchases
 from portal.core.models import CORE_MODELS
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "cartera.plugins"
+# Core features that answer hooks the way any plugin does.
+CORE_PLUGINS = (purchases,)
 
 
 def build_manager(settings: Settings, *, load_installed: bool = True) -> pluggy.PluginManager:
@@ -21,6 +24,8 @@ def build_manager(settings: Settings, *, load_installed: bool = True) -> pluggy.
     manager.add_hookspecs(hookspecs)
     for name in settings.disabled_plugins:
         manager.set_blocked(name)
+    for module in CORE_PLUGINS:
+        manager.register(module, name=module.__name__)
     if load_installed:
         loaded = manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         logger.info("plugins loaded from entry points: %s", loaded)

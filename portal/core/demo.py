@@ -25,12 +25,14 @@ from stdnum.cl import rut
 from stdnum.es import cif, dni, nie
 from stdnum.mx import rfc
 
+from portal.core.demo_pipeline import create_opportunities
 from portal.core.models import (
     Activity,
     Client,
     ClientTag,
     ConsentRecord,
     Contact,
+    Opportunity,
     Profile,
     Tag,
     User,
@@ -609,7 +611,9 @@ def build_demo(
         _Factory(random.Random(seed), now).fill(owners, clients)
         _create_tags(random.Random(seed + 1))
         _create_zones()
-        _create_consents(random.Random(seed + 2), now)
+        _create_consents(random.Random(seed + 3), now)
+        # A generator of their own, so the rows above stay as they were.
+        create_opportunities(random.Random(seed + 2), now)
 
     logger.info(
         "demo data built from seed %d: %d users, %d clients in %.1f s",
@@ -634,7 +638,7 @@ def build_demo(
 
 
 def _ensure_empty() -> None:
-    for model in (Profile, User, Client, Contact, Activity):
+    for model in (Profile, User, Client, Contact, Activity, Opportunity):
         if model.select().exists():
             table = model._meta.table_name
             raise DemoDatabaseNotEmpty(

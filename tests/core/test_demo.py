@@ -24,6 +24,7 @@ from portal.core.models import (
     Client,
     ClientTag,
     Contact,
+    Opportunity,
     Profile,
     Tag,
     User,
@@ -296,3 +297,48 @@ def test_demo_profiles_hold_what_their_job_needs(demo: DemoAccounts) -> None:
     assert not technician.has("menu.clients.import")
     assert holds(demo.admin).everything
     assert ClientTag.select().where(ClientTag.tag == vip).count() == Client.select().count() // 12
+
+
+def test_opportunities_leave_the_other_demo_rows_as_they_were(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with_them = _built(MEMORY, 7, lambda: (_digest(), _opportunity_digest()))
+    again = _built(MEMORY, 7, _opportunity_digest)
+    monkeypatch.setattr("portal.core.demo.create_opportunities", lambda rng, now: 0)
+    without = _built(MEMORY, 7, _digest)
+
+    assert with_them[0] == without
+    assert again == with_them[1]
+
+
+def _opportunity_digest() -> str:
+    digest = hashlib.sha256()
+    for row in Opportunity.select().order_by(Opportunity.id).tuples():
+        digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def test_customers_have_bought_in_the_past_and_prospects_have_deals_open(
+    demo: DemoAccounts,
+) -> None:
+    won = Opportunity.status == "won"
+    rows = list(
+        Opportunity.select(Opportunity, Client.id, Client.status, Client.created_at)
+        .join(Client)
+        .order_by(Opportunity.id)
+    )
+    customers = Client.select().where(Client.status == "customer").count()
+    buyers = {row.client_id for row in rows if row.status == "won"}
+    statuses = {row.client.status for row in rows if row.status == "won"}
+
+    assert 0.7 <= len(buyers) / customers <= 0.95
+    assert statuses == {"customer"}
+    assert {row.status for row in rows} == {"won", "open", "lost"}
+    assert Opportunity.select().where(won).count() > 5 * len(buyers)
+    owners = dict(Client.select(Client.id, Client.owner).tuples())
+    for row in rows:
+        assert row.amount > 0 and row.owner_id == owners[row.client_id]
+        if row.status == "open":
+            assert row.closed_on is None and row.expected_close > TODAY
+        else:
+            assert row.client.created_at.date() <= row.closed_on < TODAY

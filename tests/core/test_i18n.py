@@ -24,6 +24,7 @@ from portal.core.models import (
     Client,
     Contact,
     Notification,
+    Opportunity,
     SavedView,
     Tag,
     User,
@@ -266,6 +267,12 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     user, client = _client_of("ana@example.com", "es")
     contact = Contact.create(client=client, name="Íñigo Ortiz", position="Gerente")
     Activity.create(client=client, author=user, kind="visit", subject="Primera visita")
+    # Two purchases, so every figure of the purchases panel is shown.
+    for days_ago in (400, 40):
+        Opportunity.create(
+            client=client, owner=user, title="Pedido", amount=Decimal("1500.50"),
+            status="won", closed_on=date.today() - timedelta(days=days_ago),
+        )  # fmt: skip
     tag = Tag.create(name="Preferente", colour="#336699")
     zone = Zone.create(name="Centro", postal_prefixes="28 45", countries="ES")
     SavedView.create(user=user, name="Mis clientes", query="status=customer")

@@ -12,11 +12,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.config import LANGUAGES
-from portal.core import consent, fields, restrictions, tagging
+from portal.core import consent, fields, lifecycle, purchases, restrictions, tagging
 from portal.core.clients import convert, delete_contact
 from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, Tag, User
 from portal.database import db, utcnow
-from portal.i18n import current_zone
+from portal.i18n import current_zone, local_today
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
 from portal.web.rendering import grants_of, render, see_other
@@ -30,6 +30,8 @@ from portal.web.requests import (
 )
 
 TIMELINE_PAGE = 20
+# The lifetime value's rules, which its explanation quotes.
+LIFECYCLE_RULES = {"years": lifecycle.HORIZON_YEARS, "days": lifecycle.MIN_SILENCE_DAYS}
 NOTES_LIMIT = 10_000
 
 
@@ -58,6 +60,21 @@ def timeline(client: Client, before: int | None = None) -> tuple[list[Activity],
     return rows[:TIMELINE_PAGE], more
 
 
+def lifecycle_context(request: Request, client: Client) -> dict:
+    """The client's figures from every source of sales, as of today in the user's zone.
+
+    The caller has checked that the user may see the client: the sales hook
+    is promised that.
+    """
+    hook = request.app.state.plugins.hook.client_sales
+    sales, failed = purchases.gather(hook, client_id=client.id, user=request.state.user)
+    return {
+        "lifecycle": lifecycle.figures(lifecycle.merged(sales), local_today()),
+        "lifecycle_incomplete": failed,
+        "lifecycle_rules": LIFECYCLE_RULES,
+    }
+
+
 def detail_context(request: Request, client: Client, **extra: object) -> dict:
     activities, more = timeline(client)
     contacts = list(client.contacts.order_by(Contact.name, Contact.id))
@@ -81,6 +98,7 @@ def detail_context(request: Request, client: Client, **extra: object) -> dict:
         "activity_form": {"kind": "call"},
         "activity_errors": {},
         "merged": False,
+        **lifecycle_context(request, client),
         **extra,
     }
 
