@@ -6,8 +6,11 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+import peewee as pw
+
 from portal.core.models import Profile, User, UserSession
 from portal.database import utcnow
+from portal.statements import Slot, compiled
 
 LIFETIME = timedelta(days=14)
 # Touch `last_seen_at` at most this often, so reading a page costs no write.
@@ -36,19 +39,10 @@ def load_user(token: str) -> User | None:
     if not token:
         return None
     now = utcnow()
-    row = (
-        UserSession.select(UserSession, User, Profile)
-        .join(User)
-        .join(Profile)
-        .where(
-            UserSession.token_hash == _hash(token),
-            UserSession.expires_at > now,
-            User.is_active == True,  # noqa: E712
-        )
-        .first()
-    )
-    if row is None:
+    found = _session_statement().models(token_hash=_hash(token), now=now)
+    if not found:
         return None
+    row = found[0]
     if now - row.last_seen_at > TOUCH_EVERY:
         (
             UserSession.update(last_seen_at=now)
@@ -56,6 +50,22 @@ def load_user(token: str) -> User | None:
             .execute()
         )
     return row.user
+
+
+@compiled
+def _session_statement() -> pw.SelectBase:
+    # Every request runs this; its SQL is built once (portal/statements.py).
+    return (
+        UserSession.select(UserSession, User, Profile)
+        .join(User)
+        .join(Profile)
+        .where(
+            UserSession.token_hash == Slot("token_hash"),
+            UserSession.expires_at > Slot("now"),
+            User.is_active == True,  # noqa: E712
+        )
+        .limit(1)
+    )
 
 
 def end_session(token: str) -> None:
