@@ -34,14 +34,15 @@ class ProfileTree:
         for profile_id, parent_id, kind, is_assistant, users in rows:
             self.parent[profile_id] = parent_id
             self.kind[profile_id] = kind
-            self.assistant[profile_id] = is_assistant
+            self.assistant[profile_id] = bool(is_assistant)
             self.users[profile_id] = users
             self.children[parent_id].append(profile_id)
         self.total_users = sum(self.users.values())
 
     @classmethod
     def load(cls) -> ProfileTree:
-        return cls(_tree_statement().tuples())
+        # Raw rows: SQLite's 0/1 for is_assistant is made a bool above.
+        return cls(_tree_statement().execute().fetchall())
 
     def below(self, profile_id: int) -> set[int]:
         """Profiles strictly below `profile_id`, at any depth."""
