@@ -133,11 +133,6 @@ class Statement:
         row = self.execute(**values).fetchone()
         return row[0] if row else None
 
-    def models(self, **values: Any) -> list[pw.Model]:
-        """Model instances, joined ones included, built by peewee's own row reader."""
-        # The same private step peewee takes after running a query of its own.
-        return list(self.query._get_cursor_wrapper(self.execute(**values)))
-
 
 def compiled(build: Callable[..., pw.SelectBase]) -> Callable[..., Statement]:
     """Memoise `build(*shape)` as a `Statement`, per database.
