@@ -74,7 +74,8 @@ class PortalMiddleware:
         headers = scope["headers"]
         session_token = cookie_value(headers, SESSION_COOKIE)
         user = load_user(session_token)
-        anon_token = cookie_value(headers, ANON_COOKIE)
+        # Only a visitor who is not signed in needs the anonymous token.
+        anon_token = "" if user is not None else cookie_value(headers, ANON_COOKIE)
         new_anon = ""
         if user is None and not anon_token:
             anon_token = new_anon = secrets.token_urlsafe(24)
