@@ -636,6 +636,25 @@ def test_search_ignores_case_and_accents(http: TestClient, team: Team) -> None:
     assert "No client matches." in http.get("/clients?q=nadie").text
 
 
+def test_a_percent_sign_or_underscore_in_a_search_is_a_character(
+    http: TestClient, team: Team
+) -> None:
+    for name in ("Rebajas 100% Norte", "Rebajas 1000 Norte", "Taller_Uno", "TallerXUno"):
+        add_client(team.ana, name)
+
+    def names(q: str) -> set[str]:
+        page = http.get("/clients", params={"q": q}).text
+        return {c.name for c in Client.select().where(Client.id.in_(row_ids(page) or [0]))}
+
+    assert names("100%") == {"Rebajas 100% Norte"}
+    assert names("taller_uno") == {"Taller_Uno"}
+    assert names("100% norte") == {"Rebajas 100% Norte"}
+    # The export reads the same filters.
+    exported = http.get("/clients/export.csv", params={"q": "100%"}).text
+    assert "Rebajas 100% Norte" in exported
+    assert "Rebajas 1000 Norte" not in exported
+
+
 def test_filters_narrow_the_list(http: TestClient, team: Team) -> None:
     log_in(http, "boss@example.com")
     a = add_client(team.ana, "A", status="customer", segment="large", zone="Norte")
