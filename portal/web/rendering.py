@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -49,10 +50,19 @@ def build_environment(extra_dirs: list[Path], settings: Any) -> jinja2.Environme
 def _template_gettext(eval_ctx: jinja2.nodes.EvalContext, message: str, **values: object) -> str:
     # What the i18n extension's `_` does (translate, mark safe, %-format with the
     # values escaped) in one call where it takes three; a page makes dozens.
-    text = i18n.translations(i18n.current_language.get()).gettext(message)
-    if eval_ctx.autoescape:
-        text = Markup(text)
-    return text % values
+    language = i18n.current_language.get()
+    if not eval_ctx.autoescape:
+        return i18n.translations(language).gettext(message) % values
+    if not values:
+        return _constant_markup(language, message)
+    return Markup(i18n.translations(language).gettext(message)) % values
+
+
+@lru_cache(maxsize=4096)
+def _constant_markup(language: str, message: str) -> Markup:
+    # A text without values reads the same on every page: the catalogues are
+    # compiled once per process. Templates translate only texts from the code.
+    return Markup(i18n.translations(language).gettext(message)) % {}
 
 
 def _template_ngettext(singular: str, plural: str, n: int) -> str:
