@@ -79,7 +79,6 @@ class Statement:
     """One shape of a query: its SQL, its open parameters and its row type."""
 
     def __init__(self, query: pw.SelectBase, database: pw.Database) -> None:
-        self.query = query
         self.sql, params = database.get_sql_context().sql(query).query()
         self._params = tuple(params)
         self._open = tuple(i for i, param in enumerate(params) if isinstance(param, _Open))

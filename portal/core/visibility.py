@@ -117,8 +117,8 @@ class Scope:
         """(id, name, profile, is_active) of the users the SQL and the filter need."""
         if self._rows is None:
             rule = "all" if self.sees_all else "wide" if self.wide else "narrow"
-            near, profiles = sorted(self.near), sorted(self.profiles)
-            listed = profiles if rule != "all" else []
+            near = sorted(self.near)
+            listed = sorted(self.profiles) if rule != "all" else []
             statement = _people_statement(rule, len(near), len(listed))
             self._rows = statement.rows(me=self.user.id, near=near, profiles=listed)
         return self._rows
