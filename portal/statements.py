@@ -28,15 +28,24 @@ MAX_SHAPES = 512
 _AS_RETURNED = (pw.CharField, pw.TextField, pw.IntegerField)
 
 
+# Integer columns (and keys to them), whose db_value gives an int back unchanged.
+_INTEGERS = (pw.IntegerField, pw.AutoField, pw.BigIntegerField, pw.BigAutoField)
+
+
 class _Open:
     """A parameter left open in compiled SQL, with the converter peewee chose there."""
 
-    __slots__ = ("name", "index", "converter")
+    __slots__ = ("name", "index", "converter", "integer")
 
     def __init__(self, name: str, index: int | None, converter: Callable | None) -> None:
         self.name = name
         self.index = index
         self.converter = converter
+        field = getattr(converter, "__self__", None)
+        if isinstance(field, pw.ForeignKeyField):
+            field = field.rel_field
+        # Scopes bind lists of ids: an int needs no call to come out the same.
+        self.integer = type(field) in _INTEGERS
 
 
 class Slot(pw.Node):
@@ -101,7 +110,9 @@ class Statement:
             value = values[marker.name]
             if marker.index is not None:
                 value = value[marker.index]
-            params[i] = marker.converter(value) if marker.converter else value
+            if marker.converter and not (marker.integer and type(value) is int):
+                value = marker.converter(value)
+            params[i] = value
         return params
 
     def execute(self, **values: Any) -> Any:
