@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import peewee as pw
 
-from portal.core.models import Profile, User, UserSession
+from portal.core.models import Notification, Profile, User, UserSession
 from portal.database import utcnow
 from portal.statements import Slot, compiled
 
@@ -35,7 +35,11 @@ def start_session(user: User, *, ip: str, user_agent: str) -> str:
 
 
 def load_user(token: str) -> User | None:
-    """The active user behind a cookie token, with the profile joined."""
+    """The active user behind a cookie token, with the profile joined.
+
+    The same row counts the user's unread notifications, which the header of
+    every page shows: `unread_notifications` on the returned user.
+    """
     if not token:
         return None
     now = utcnow()
@@ -43,17 +47,24 @@ def load_user(token: str) -> User | None:
     found = _session_statement().tuples(token_hash=token_hash, now=now)
     if not found:
         return None
-    last_seen_at, *values = found[0]
+    last_seen_at, unread, *values = found[0]
     if now - last_seen_at > TOUCH_EVERY:
         (UserSession.update(last_seen_at=now).where(UserSession.token_hash == token_hash).execute())
-    return _user_with_profile(values)
+    user = _user_with_profile(values)
+    user.unread_notifications = unread
+    return user
 
 
 @compiled
 def _session_statement() -> pw.SelectBase:
     # Every request runs this; its SQL is built once (portal/statements.py).
+    unread = (
+        Notification.select(pw.fn.COUNT(pw.SQL("*")))
+        .where(Notification.user == User.id, Notification.read_at.is_null())
+        .alias("unread")
+    )
     return (
-        UserSession.select(UserSession.last_seen_at, User, Profile)
+        UserSession.select(UserSession.last_seen_at, unread, User, Profile)
         .join(User)
         .join(Profile)
         .where(

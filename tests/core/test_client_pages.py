@@ -16,8 +16,16 @@ import pytest
 from starlette.testclient import TestClient
 
 from portal.core import listing
-from portal.core.models import Activity, Client, Contact, User
-from tests.conftest import CLIENT_KEYS, grant, log_in, make_profile, make_user, post_form
+from portal.core.models import Activity, Client, Contact, Notification, User
+from tests.conftest import (
+    CLIENT_KEYS,
+    count_queries,
+    grant,
+    log_in,
+    make_profile,
+    make_user,
+    post_form,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -810,6 +818,27 @@ def test_htmx_gets_only_the_results(http: TestClient, team: Team) -> None:
     assert "<html" in restore.text and "Muñoz Hermanos" in restore.text
     for answer in (full, fragment, restore, boosted):
         assert "HX-Request" in answer.headers["vary"]
+
+
+def test_the_list_runs_the_same_few_queries_whatever_its_length(
+    http: TestClient, team: Team
+) -> None:
+    Notification.create(user=team.ana, text="Your request was approved")
+
+    def run(url: str) -> tuple[int, str]:
+        with count_queries() as seen:
+            answer = http.get(url)
+        assert answer.status_code == 200
+        return len(seen), answer.text
+
+    empty, page = run("/clients")
+    for i in range(120):
+        add_client(team.ana if i % 2 else team.luis, f"Cliente {i:03}")
+    sizes = [run(f"/clients?size={size}")[0] for size in (25, 50, 100)]
+
+    assert sizes == [empty] * 3 and empty <= 5
+    # The header's unread badge comes with the session's row, not a query of its own.
+    assert re.search(r'<span class="badge"[^>]*>1</span>', page)
 
 
 # ------------------------------------------------------------ export
