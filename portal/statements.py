@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Hashable, Mapping
-from functools import cached_property, wraps
+from datetime import datetime
+from functools import cached_property, partial, wraps
 from typing import Any
 
 import peewee as pw
@@ -72,9 +73,24 @@ def _converter(node: pw.Node) -> Callable | None:
     field = node.unwrap()
     if isinstance(field, pw.ForeignKeyField):
         field = field.rel_field
+    if type(field) is pw.DateTimeField:
+        return partial(_datetime, field.python_value)
     if isinstance(field, pw.Field) and not isinstance(field, _AS_RETURNED):
         return field.python_value
     return None
+
+
+def _datetime(fallback: Callable, value: Any) -> Any:
+    # SQLite answers the text peewee stored; fromisoformat reads it in C, where
+    # peewee tries its formats through strptime. A list converts one a row.
+    if type(value) is str:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return fallback(value)
+        if parsed.tzinfo is None:
+            return parsed
+    return fallback(value)
 
 
 def _column_name(node: pw.Node) -> str:
