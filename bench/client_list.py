@@ -432,7 +432,12 @@ def label(sql: str) -> str:
     """A short name for a statement of the page, for the breakdown."""
     if sql.lstrip().upper().startswith("SELECT COUNT("):
         return "count"
-    match = re.search(r'FROM\s+"?(\w+)"?', sql)
+    # The outer query's table: a subquery among the columns would come first,
+    # so every parenthesised part goes, innermost first.
+    outer, previous = sql, ""
+    while outer != previous:
+        outer, previous = re.sub(r"\([^()]*\)", "", outer), outer
+    match = re.search(r'FROM\s+"?(\w+)"?', outer)
     table = match.group(1) if match else sql[:12]
     return _STATEMENT_NAMES.get(table, table)
 
