@@ -79,14 +79,17 @@ def _session_statement() -> pw.SelectBase:
 def _user_with_profile(values: list) -> User:
     """The User and its Profile from the row's columns, in the order they were selected."""
     # peewee's own row reader works out the join graph again on every query,
-    # several times what the query itself costs.
-    user_fields = User._meta.sorted_fields
-    profile_fields = Profile._meta.sorted_fields
-    user_values, profile_values = values[: len(user_fields)], values[len(user_fields) :]
-    user = User(**{f.name: v for f, v in zip(user_fields, user_values, strict=True)})
-    user.profile = Profile(
-        **{f.name: v for f, v in zip(profile_fields, profile_values, strict=True)}
-    )
+    # several times what the query itself costs. Like its rows, these compute
+    # no defaults and start clean; the values go straight into `__data__`.
+    user_fields = User._meta.sorted_field_names
+    profile_fields = Profile._meta.sorted_field_names
+    split = len(user_fields)
+    user = User(__no_default__=True)
+    user.__data__ = dict(zip(user_fields, values[:split], strict=True))
+    profile = Profile(__no_default__=True)
+    profile.__data__ = dict(zip(profile_fields, values[split:], strict=True))
+    user.profile = profile
+    user._dirty.clear()
     return user
 
 
