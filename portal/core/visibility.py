@@ -26,18 +26,18 @@ class ProfileTree:
     """The profile tree and its head counts, loaded in one query per request."""
 
     def __init__(self, rows: Iterable[tuple[int, int | None, str, bool, int]]) -> None:
-        # Column by column: every request builds the tree, and zip and dict do
-        # the work in C where a loop over the rows would make five stores each.
-        columns = list(zip(*rows, strict=True)) or [()] * 5
-        ids, parents, kinds, assistants, users = columns
-        self.parent: dict[int, int | None] = dict(zip(ids, parents, strict=True))
-        self.kind: dict[int, str] = dict(zip(ids, kinds, strict=True))
-        self.assistant: dict[int, bool] = dict(zip(ids, map(bool, assistants), strict=True))
-        self.users: dict[int, int] = dict(zip(ids, users, strict=True))
+        self.parent: dict[int, int | None] = {}
+        self.kind: dict[int, str] = {}
+        self.assistant: dict[int, bool] = {}
+        self.users: dict[int, int] = {}
         self.children: dict[int | None, list[int]] = defaultdict(list)
-        for profile_id, parent_id in zip(ids, parents, strict=True):
+        for profile_id, parent_id, kind, is_assistant, users in rows:
+            self.parent[profile_id] = parent_id
+            self.kind[profile_id] = kind
+            self.assistant[profile_id] = bool(is_assistant)
+            self.users[profile_id] = users
             self.children[parent_id].append(profile_id)
-        self.total_users = sum(users)
+        self.total_users = sum(self.users.values())
 
     @classmethod
     def load(cls) -> ProfileTree:
