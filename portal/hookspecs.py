@@ -85,3 +85,27 @@ def register_permissions() -> list[Permission] | None:
     a user sees an entry, and may open its pages, only while their profile holds
     the key. Each key's `tab` must be a core tab or one the plugin registers.
     """
+
+
+# ---------------------------------------------------------------- personal data
+
+
+@hookspec
+def personal_data(kind: str, record_id: int) -> dict[str, list[dict]] | None:
+    """Called when someone downloads what is held about a person (GDPR access).
+
+    `kind` is "contact" or "client" (a client that is a person) and `record_id`
+    its id; the user was already checked to see it. Return sections of rows
+    (plain JSON values) to add to the download, keyed by a short section name
+    such as "invoices"; rows of the same section from several plugins are joined.
+    """
+
+
+@hookspec
+def erase_personal_data(kind: str, record_id: int) -> None:
+    """Called inside the erasure transaction of a person (see `personal_data`).
+
+    Delete or anonymise the plugin's personal data about them, keeping only what
+    the law requires (an issued invoice keeps its fiscal data). Raising undoes
+    the whole erasure, so the person is never left half-erased.
+    """

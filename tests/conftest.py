@@ -133,6 +133,18 @@ def http(app: object) -> Iterator[TestClient]:
         yield client
 
 
+@contextlib.contextmanager
+def client_with_plugin(settings: Settings, plugin: object, name: str) -> Iterator[TestClient]:
+    """A test client of the app with one extra plugin registered under `name`."""
+    manager = build_manager(settings, load_installed=False)
+    manager.register(plugin, name=name)
+    application = create_app(settings, plugins=manager)
+    migrate(db.obj)
+    with TestClient(application, base_url="http://testserver") as client:
+        yield client
+    db.close()
+
+
 def make_profile(name: str, parent: Profile | None = None, **extra: object) -> Profile:
     return Profile.create(name=name, parent=parent, **extra)
 
@@ -196,8 +208,13 @@ def post_form(
     client: TestClient, path: str, data: dict[str, object] | None = None, **extra: Any
 ) -> httpx.Response:
     """POST a form with the session's CSRF token, without following the redirect."""
-    fields = {"csrf_token": token(client), **{k: str(v) for k, v in (data or {}).items()}}
+    fields = {"csrf_token": token(client), **{k: _text(v) for k, v in (data or {}).items()}}
     return client.post(path, data=fields, follow_redirects=False, **extra)
+
+
+def _text(value: object) -> str | list[str]:
+    """A form value as text; a list stays a list, for fields posted several times."""
+    return [str(item) for item in value] if isinstance(value, list) else str(value)
 
 
 @pytest.fixture

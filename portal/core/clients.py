@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from portal.config import Settings
-from portal.core import audit, fields, restrictions
+from portal.core import audit, fields, portfolio, restrictions
 from portal.core.models import (
     CLIENT_KINDS,
     CLIENT_STATUSES,
@@ -20,6 +20,7 @@ from portal.core.models import (
 from portal.core.permissions import Grants
 from portal.core.visibility import Scope
 from portal.database import db, utcnow
+from portal.i18n import current_language
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
 
@@ -36,7 +37,7 @@ EDITABLE = (
     "name", "kind", "status", "is_supplier", "segment", "zone", "owner",
     "fiscal_id_type", "fiscal_id", "email", "phone", "mobile", "address", "city",
     "postal_code", "province", "country", "website", "notes", "latitude",
-    "longitude", "visible_to_all", "discount",
+    "longitude", "visible_to_all", "discount", "annual_revenue", "employees",
 )  # fmt: skip
 
 
@@ -107,6 +108,11 @@ def validate(
     _coordinate(form, "latitude", 90)
     _coordinate(form, "longitude", 180)
     _percentage(form, "discount")
+    _convert(form, "annual_revenue", _amount, empty=None)
+    _convert(form, "employees", _headcount, empty=None)
+    _zone(form, current)
+    if not errors:
+        portfolio.place(values, portfolio.zones(), portfolio.segment_rule())
 
     owner_id = parse_id(raw.get("owner", ""))
     owner = None
@@ -174,6 +180,31 @@ def _percentage(form: ClientForm, name: str) -> None:
         form.errors[name] = _("A percentage between 0 and 100.")
     else:
         form.values[name] = number.quantize(Decimal("0.01"))
+
+
+def _amount(text: str) -> Decimal:
+    """A non-negative amount typed with a decimal comma or point and any grouping."""
+    value = fields.parse_decimal(text, current_language.get())
+    if value < 0 or value >= Decimal("1e14"):
+        raise fields.FieldError("An amount of zero or more, below 100 billion.")
+    return value.quantize(Decimal("0.01"))
+
+
+def _headcount(text: str) -> int:
+    digits = text.replace(".", "").replace(",", "").replace(" ", "")
+    if not digits.isdigit() or len(digits) > 9:
+        raise fields.FieldError("A whole number of people.")
+    return int(digits)
+
+
+def _zone(form: ClientForm, current: Client | None) -> None:
+    """With zones configured, the zone is one of them (or kept as it was)."""
+    chosen = form.values["zone"]
+    names = {zone.name for zone in portfolio.zones()}
+    if chosen and names and chosen not in names and (current is None or chosen != current.zone):
+        form.errors["zone"] = _(
+            "Choose one of the zones, or leave it empty to place it by postal code."
+        )
 
 
 def create_client(form: ClientForm) -> Client:

@@ -964,6 +964,7 @@ class _Factory:
         for position in rng.sample(_POSITIONS, rng.randint(2, 4)):
             given, surnames, _ = self._person_name(plan.city)
             local = f"{_slug(given, '')}.{_slug(surnames[0], '')}"
+            created = plan.created + timedelta(minutes=rng.randint(5, 9000))
             rows.append(
                 {
                     "client": client_id,
@@ -972,7 +973,8 @@ class _Factory:
                     "email": f"{local}@{plan.domain}",
                     "phone": self._phone(plan.city, mobile=rng.random() < 0.7),
                     "notes": "",
-                    "created_at": plan.created + timedelta(minutes=rng.randint(5, 9000)),
+                    "created_at": created,
+                    "updated_at": created,
                 }
             )
         return rows

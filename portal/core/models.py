@@ -13,6 +13,9 @@ CLIENT_STATUSES = ("lead", "prospect", "customer")
 SEGMENTS = ("large", "medium", "small")
 FISCAL_ID_TYPES = ("nif", "nie", "cif", "other", "foreign")
 ACTIVITY_KINDS = ("call", "visit", "email", "note")
+# Marketing consent of a contact: "" when never asked.
+CONSENT_STATES = ("given", "withdrawn")
+OPPORTUNITY_STATUSES = ("open", "won", "lost")
 # What a new profile holds until the administrator changes it: the client menus,
 # and asking for days off and the team calendar.
 BASELINE_GRANTS = (
@@ -105,6 +108,12 @@ class Client(BaseModel):
     latitude = pw.DecimalField(max_digits=9, decimal_places=6, null=True)
     longitude = pw.DecimalField(max_digits=9, decimal_places=6, null=True)
     visible_to_all = pw.BooleanField(default=False)
+    # Set when the client (or, for a company, the business) asked for no marketing.
+    marketing_opt_out = pw.BooleanField(default=False)
+    # Identifier in the system the client was imported from, to update on re-import.
+    external_id = pw.CharField(max_length=100, default="")
+    # When a person-client's personal data was erased at their request.
+    erased_at = pw.DateTimeField(null=True)
     # Percentage off list prices; how much a profile may grant is a permission.
     discount = pw.DecimalField(max_digits=5, decimal_places=2, default=0, auto_round=True)
     # Accent- and case-folded copies kept for search and Spanish-aware sorting.
@@ -122,6 +131,10 @@ class Client(BaseModel):
             (("updated_at", "id"), False),
             (("visible_to_all",), False),
             (("fiscal_id",), False),
+            (("email",), False),
+            (("phone",), False),
+            (("mobile",), False),
+            (("external_id",), False),
         )
 
     def reindex(self) -> None:
@@ -136,12 +149,21 @@ class Contact(BaseModel):
     name = pw.CharField(max_length=150)
     position = pw.CharField(max_length=100, default="")
     email = pw.CharField(max_length=254, default="")
+    email_alt = pw.CharField(max_length=254, default="")
     phone = pw.CharField(max_length=32, default="")
+    mobile = pw.CharField(max_length=32, default="")
+    # Language the contact prefers to be written to in; "" follows the portal's.
+    language = pw.CharField(max_length=5, default="")
+    # The latest consent state; its history and evidence are ConsentRecord rows.
+    marketing_consent = pw.CharField(max_length=10, default="")
+    consent_at = pw.DateTimeField(null=True)
     notes = pw.TextField(default="")
     created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
         table_name = "contact"
+        indexes = ((("email",), False),)
 
 
 class Activity(BaseModel):
@@ -277,6 +299,180 @@ class Notification(BaseModel):
         indexes = ((("user", "read_at"), False), (("user", "created_at"), False))
 
 
+class ConsentRecord(BaseModel):
+    """Evidence of one marketing-consent change: what, when, how and the text shown.
+
+    Kept when the contact is erased, with the personal data blanked, because the
+    record of a withdrawal is what proves the address must not be mailed.
+    """
+
+    client = pw.ForeignKeyField(Client, null=True, backref="consents", on_delete="SET NULL")
+    contact = pw.ForeignKeyField(Contact, null=True, backref="consents", on_delete="SET NULL")
+    email = pw.CharField(max_length=254, default="")
+    state = pw.CharField(max_length=10)
+    # How it was obtained: form, email, phone, in person, import, merge, erasure.
+    method = pw.CharField(max_length=20)
+    text_shown = pw.TextField(default="")
+    evidence = pw.TextField(default="")
+    actor = pw.ForeignKeyField(User, null=True, backref="consents_recorded", on_delete="SET NULL")
+    ip = pw.CharField(max_length=45, default="")
+    at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "consent_record"
+        indexes = ((("contact", "at"), False), (("client", "at"), False))
+
+
+class Suppression(BaseModel):
+    """An address never to be mailed again, kept as a SHA-256 of its folded form."""
+
+    email_hash = pw.CharField(max_length=64, primary_key=True)
+    reason = pw.CharField(max_length=20)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "suppression"
+
+
+class ClientMerge(BaseModel):
+    """A client merged into another: its old address leads to the survivor."""
+
+    merged_id = pw.BigIntegerField(primary_key=True)
+    survivor = pw.ForeignKeyField(Client, backref="merged_from", on_delete="CASCADE")
+    actor = pw.ForeignKeyField(User, null=True, backref="merges", on_delete="SET NULL")
+    at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "client_merge"
+
+
+class Zone(BaseModel):
+    """A sales zone; a new client whose postal code or country matches gets it.
+
+    `postal_prefixes` and `countries` are space-separated lists; the longest
+    matching postal prefix wins, then the first zone listing the country.
+    """
+
+    name = pw.CharField(max_length=100, unique=True)
+    postal_prefixes = pw.TextField(default="")
+    countries = pw.TextField(default="")
+    position = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "zone"
+
+
+class Setting(BaseModel):
+    """An administrator's choice stored as JSON under a dotted key."""
+
+    key = pw.CharField(max_length=100, primary_key=True)
+    value = pw.TextField(default="null")
+
+    class Meta:
+        table_name = "setting"
+
+
+class SavedView(BaseModel):
+    """A named set of client-list filters kept by one user."""
+
+    user = pw.ForeignKeyField(User, backref="saved_views", on_delete="CASCADE")
+    name = pw.CharField(max_length=100)
+    query = pw.TextField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "saved_view"
+        indexes = ((("user", "name"), True),)
+
+
+class Opportunity(BaseModel):
+    """A possible sale to a client; won ones make the client's purchase history."""
+
+    client = pw.ForeignKeyField(Client, backref="opportunities", on_delete="CASCADE")
+    owner = pw.ForeignKeyField(User, backref="opportunities", on_delete="RESTRICT")
+    title = pw.CharField(max_length=200)
+    amount = pw.DecimalField(max_digits=16, decimal_places=2, default=0, auto_round=True)
+    status = pw.CharField(max_length=10, default="open")
+    stage = pw.CharField(max_length=50, default="")
+    probability = pw.IntegerField(default=0)
+    source = pw.CharField(max_length=50, default="")
+    expected_close = pw.DateField(null=True)
+    closed_on = pw.DateField(null=True)
+    lost_reason = pw.CharField(max_length=200, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "opportunity"
+        indexes = ((("client", "status", "closed_on"), False), (("owner", "status"), False))
+
+
+class ImportJob(BaseModel):
+    """One import of a file, from its dry run to its end (or its undoing).
+
+    `options` holds the column mapping and choices as JSON; `report` the rows
+    rejected, with their reasons, as JSON. Counters move while it runs.
+    """
+
+    user = pw.ForeignKeyField(User, backref="import_jobs", on_delete="CASCADE")
+    kind = pw.CharField(max_length=10, default="clients")
+    filename = pw.CharField(max_length=255, default="")
+    stored_name = pw.CharField(max_length=64, default="")
+    status = pw.CharField(max_length=10, default="pending")
+    options = pw.TextField(default="{}")
+    total = pw.IntegerField(default=0)
+    processed = pw.IntegerField(default=0)
+    created = pw.IntegerField(default=0)
+    updated = pw.IntegerField(default=0)
+    skipped = pw.IntegerField(default=0)
+    rejected = pw.IntegerField(default=0)
+    report = pw.TextField(default="[]")
+    error = pw.TextField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "import_job"
+        indexes = ((("user", "created_at"), False),)
+
+
+class ImportChange(BaseModel):
+    """What one import did to one record, so the import can be undone."""
+
+    job = pw.ForeignKeyField(ImportJob, backref="changes", on_delete="CASCADE")
+    table = pw.CharField(max_length=50)
+    record_id = pw.BigIntegerField()
+    action = pw.CharField(max_length=10)  # created | updated
+    before = pw.TextField(default="{}")
+
+    class Meta:
+        table_name = "import_change"
+        indexes = ((("job", "table"), False),)
+
+
+class BulkJob(BaseModel):
+    """A mass action too large for one request, run by the worker with progress."""
+
+    user = pw.ForeignKeyField(User, backref="bulk_jobs", on_delete="CASCADE")
+    action = pw.CharField(max_length=20)
+    value = pw.CharField(max_length=100, default="")
+    label = pw.CharField(max_length=200, default="")
+    # The selection as JSON: {"ids": [...]} or {"filters": {...}}.
+    selection = pw.TextField(default="{}")
+    status = pw.CharField(max_length=10, default="queued")
+    total = pw.IntegerField(default=0)
+    processed = pw.IntegerField(default=0)
+    outcome = pw.TextField(default="{}")
+    error = pw.TextField(default="")
+    ip = pw.CharField(max_length=45, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "bulk_job"
+        indexes = ((("user", "created_at"), False),)
+
+
 class SchemaMigration(BaseModel):
     name = pw.CharField(max_length=150, primary_key=True)
     applied_at = pw.DateTimeField(default=utcnow)
@@ -331,4 +527,14 @@ CORE_MODELS = (
     Notification,
     UserToken,
     ResetRequest,
+    ConsentRecord,
+    Suppression,
+    ClientMerge,
+    Zone,
+    Setting,
+    SavedView,
+    Opportunity,
+    ImportJob,
+    ImportChange,
+    BulkJob,
 )

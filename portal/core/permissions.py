@@ -84,6 +84,14 @@ CORE_PERMISSIONS = (
     Permission("menu.admin.tags", N_("Tags"), MENUS, "menu.admin", "/admin/tags", 94),
     Permission("menu.admin.audit", N_("Audit log"), MENUS, "menu.admin", "/admin/audit", 95),
     Permission(
+        "menu.admin.portfolio",
+        N_("Zones and segments"),
+        MENUS,
+        "menu.admin",
+        "/admin/portfolio",
+        96,
+    ),
+    Permission(
         "clients.visible_to_all",
         N_("Create clients visible to all users"),
         "clients",
@@ -106,6 +114,22 @@ CORE_PERMISSIONS = (
         "clients",
         order=50,
         help=N_("Besides NIF, CIF and NIE."),
+    ),
+    Permission(
+        "clients.bulk",
+        N_("Mass actions on clients"),
+        "clients",
+        order=55,
+        help=N_(
+            "Reassign, tag, change or delete many clients at once, within what the user may change."
+        ),
+    ),
+    Permission(
+        "clients.gdpr",
+        N_("Hand over or erase a person's data (GDPR)"),
+        "clients",
+        order=60,
+        help=N_("Download everything held about a contact or a person, and erase it."),
     ),
     Permission("tasks.delete", N_("Delete tasks created in the CRM"), "tasks", order=10),
     Permission("menu.vacations", N_("Vacations"), MENUS, url="/vacations", order=50),

@@ -27,11 +27,12 @@ from portal.core.models import (
     Tag,
     User,
     VacationRequest,
+    Zone,
 )
 from portal.i18n import current_language
 from portal.web import emails
 from portal.web.rendering import build_environment
-from tests.conftest import csrf_from, log_in, make_profile, make_user, token
+from tests.conftest import csrf_from, log_in, make_profile, make_user, post_form, token
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = ROOT / "portal" / "translations"
@@ -265,6 +266,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     contact = Contact.create(client=client, name="Íñigo Ortiz", position="Gerente")
     Activity.create(client=client, author=user, kind="visit", subject="Primera visita")
     tag = Tag.create(name="Preferente", colour="#336699")
+    zone = Zone.create(name="Centro", postal_prefixes="28 45", countries="ES")
     log_in(http, "ana@example.com")
 
     pages = [
@@ -278,6 +280,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
         f"/clients/{client.id}/timeline",
         f"/clients/{client.id}/contacts/{contact.id}/edit",
         f"/clients/{client.id}/contacts/{contact.id}/delete",
+        f"/clients/{client.id}/contacts/{contact.id}/erase",
         "/clients/import",
         "/admin/profiles",
         "/admin/profiles/new",
@@ -293,6 +296,11 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
         "/admin/tags/new",
         f"/admin/tags/{tag.id}",
         f"/admin/tags/{tag.id}/delete",
+        "/admin/portfolio",
+        "/admin/portfolio/reapply",
+        "/admin/zones/new",
+        f"/admin/zones/{zone.id}",
+        f"/admin/zones/{zone.id}/delete",
         "/account",
     ]
     answers = {path: http.get(path) for path in pages}
@@ -301,10 +309,14 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers.update(_import_pages(http, user))
     answers.update(_vacation_pages(http, user))
     answers.update(_lifetime_pages(http, user))
+    twin = {"name": client.name, "kind": "company", "status": "lead", "owner": user.id,
+            "country": "ES", "email": client.email or "x@example.com"}  # fmt: skip
+    Client.update(email=twin["email"]).where(Client.id == client.id).execute()
+    answers["duplicate"] = post_form(http, "/clients/new", twin)
     missing = http.get("/clients/999999")
 
     statuses = {path: answer.status_code for path, answer in answers.items()}
-    assert statuses == dict.fromkeys(answers, 200)
+    assert statuses == {**dict.fromkeys(answers, 200), "duplicate": 409}
     assert missing.status_code == 404
     assert "<h1>No encontrado</h1>" in missing.text
     # Plural forms get the Spanish number format too: 1.235 rows, 1.234 clients.

@@ -11,16 +11,12 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from portal.app import create_app
 from portal.config import Settings
 from portal.core.models import Profile
 from portal.core.permissions import Permission, Registry, Tab, read_grants
-from portal.database import db
 from portal.hookspecs import hookimpl
-from portal.migrations import migrate
-from portal.plugins import build_manager
 from portal.web.requests import grants_of, permission_required
-from tests.conftest import grant, log_in, make_profile, make_user, post_form
+from tests.conftest import client_with_plugin, grant, log_in, make_profile, make_user, post_form
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -59,13 +55,8 @@ class BillingLike:
 
 @pytest.fixture
 def plugin_http(settings: Settings) -> Iterator[TestClient]:
-    manager = build_manager(settings, load_installed=False)
-    manager.register(BillingLike(), name="billing-like")
-    app = create_app(settings, plugins=manager)
-    migrate(db.obj)
-    with TestClient(app, base_url="http://testserver") as client:
+    with client_with_plugin(settings, BillingLike(), "billing-like") as client:
         yield client
-    db.close()
 
 
 def test_a_plugin_tab_and_its_keys_appear_in_the_matrix(plugin_http: TestClient) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,11 +24,15 @@ from openpyxl import load_workbook
 from starlette.testclient import TestClient
 
 from portal.core.models import (
+    BASELINE_GRANTS,
     Activity,
+    AuditEntry,
     Client,
+    ConsentRecord,
     Contact,
     LoginFailure,
     Profile,
+    Suppression,
     User,
     UserSession,
 )
@@ -44,7 +49,10 @@ WORDS = ("Acme", "Bodega", "Ferreteria", "Olivar", "Taller")
 STATUSES = ("lead", "prospect", "customer")
 FUNCTION_FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 # Children before parents, so no foreign key refuses a delete.
-RESET_ORDER = (Activity, Contact, Client, UserSession, LoginFailure, User, Profile)
+RESET_ORDER = (
+    ConsentRecord, Suppression, AuditEntry, Activity, Contact, Client, UserSession, LoginFailure,
+    User, Profile,
+)  # fmt: skip
 
 
 # --- the reference -------------------------------------------------------------
@@ -173,6 +181,10 @@ def clear_tables() -> None:
         model.delete().execute()
 
 
+# What every generated profile holds: the baseline, and the GDPR pages.
+GRANTS = json.dumps({**json.loads(BASELINE_GRANTS), "clients.gdpr": "", "clients.bulk": ""})
+
+
 def build(world: World) -> list[User]:
     """Write `world` into a cleared database; return its users in order."""
     clear_tables()
@@ -181,8 +193,9 @@ def build(world: World) -> list[User]:
         for index in world.creation_order:
             spec = world.profiles[index]
             profile = Profile.create(
-                name=f"P{index}", kind=spec.kind, is_assistant=spec.is_assistant
-            )
+                name=f"P{index}", kind=spec.kind, is_assistant=spec.is_assistant,
+                grants=GRANTS,
+            )  # fmt: skip
             profile_ids[index] = profile.id
         for index, spec in enumerate(world.profiles):
             if spec.parent is not None:
@@ -426,7 +439,8 @@ def export_ids(http: TestClient) -> tuple[set[int], set[int]]:
 
 def snapshot() -> tuple[list[dict], ...]:
     return tuple(
-        list(model.select().order_by(model.id).dicts()) for model in (Client, Contact, Activity)
+        list(model.select().order_by(model._meta.primary_key).dicts())
+        for model in (Client, Contact, Activity, ConsentRecord, Suppression, AuditEntry)
     )
 
 
@@ -488,6 +502,9 @@ def check_refusals(http: TestClient, visible: set[int], hidden: list[int], csrf:
             ("GET", f"/clients/{key}/delete", None),
             ("POST", f"/clients/{key}/delete", {"csrf_token": csrf}),
             ("GET", f"/clients/{key}/timeline", None),
+            ("GET", f"/clients/{key}/personal-data.zip", None),
+            ("GET", f"/clients/{key}/erase", None),
+            ("POST", f"/clients/{key}/erase", {"csrf_token": csrf}),
             (
                 "POST",
                 f"/clients/{key}/contacts",
@@ -508,11 +525,23 @@ def check_refusals(http: TestClient, visible: set[int], hidden: list[int], csrf:
                     ("POST", f"{base}/edit", {"name": "Spy", "csrf_token": csrf}),
                     ("GET", f"{base}/delete", None),
                     ("POST", f"{base}/delete", {"csrf_token": csrf}),
-                ]
+                    ("POST", f"{base}/consent", {"state": "withdrawn", "method": "phone",
+                                                 "csrf_token": csrf}),
+                    ("GET", f"{base}/personal-data.zip", None),
+                    ("GET", f"{base}/erase", None),
+                    ("POST", f"{base}/erase", {"csrf_token": csrf}),
+                ]  # fmt: skip
         for method, url, form in attempts:
             answer = http.request(method, url, data=form, follow_redirects=False)
             assert answer.status_code == 404, (method, url)
     assert snapshot() == before
+    # Mass actions answer with a summary; hidden clients are simply not in it.
+    for action in ("delete", "status"):
+        form = {"selection": json.dumps({"ids": hidden}), "action": action,
+                "value": "customer", "csrf_token": csrf}  # fmt: skip
+        answer = http.post("/clients/bulk/apply", data=form, follow_redirects=False)
+        assert answer.status_code == 200, answer.text
+    assert snapshot()[:3] == before[:3]
 
 
 def check_acceptance(http: TestClient, key: int, csrf: str, changeable: bool) -> None:
@@ -543,6 +572,8 @@ def check_acceptance(http: TestClient, key: int, csrf: str, changeable: bool) ->
     contact = Contact.select().where(Contact.client == key).first()
     contact_page = http.get(f"/clients/{key}/contacts/{contact.id}/edit")
     assert contact_page.status_code == change_status
+    copy = http.get(f"/clients/{key}/contacts/{contact.id}/personal-data.zip")
+    assert copy.status_code == 200 and copy.content[:2] == b"PK"
 
     form = edit_form(client, csrf)
     answer = http.post(f"/clients/{key}/edit", data=form, follow_redirects=False)

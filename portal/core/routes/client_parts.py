@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core import fields, restrictions, tagging
+from portal.config import LANGUAGES
+from portal.core import consent, fields, restrictions, tagging
 from portal.core.clients import convert, delete_contact
 from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, Tag, User
 from portal.database import db, utcnow
@@ -92,7 +93,7 @@ async def client_timeline(request: Request) -> Response:
     return render(request, "clients/timeline.html", context, block="timeline")
 
 
-CONTACT_FIELDS = ("name", "position", "email", "phone", "notes")
+CONTACT_FIELDS = ("name", "position", "email", "email_alt", "phone", "mobile", "language", "notes")
 CONTACT_LIMITS = {"name": 150, "position": 100, "notes": NOTES_LIMIT}
 
 
@@ -105,8 +106,13 @@ def _contact_values(request: Request, raw: dict[str, str]) -> tuple[dict, dict]:
     if not values["name"]:
         errors["name"] = _("The name is required.")
     region = request.app.state.settings.phone_region
-    convert(raw, values, errors, "email", fields.normalise_email)
-    convert(raw, values, errors, "phone", lambda text: fields.normalise_phone(text, region))
+    for name in ("email", "email_alt"):
+        convert(raw, values, errors, name, fields.normalise_email)
+    for name in ("phone", "mobile"):
+        convert(raw, values, errors, name, lambda text: fields.normalise_phone(text, region))
+    values["language"] = raw.get("language", "")
+    if values["language"] not in ("", *LANGUAGES):
+        errors["language"] = _("Choose one of the options.")
     return values, errors
 
 
@@ -120,6 +126,25 @@ async def contact_add(request: Request) -> Response:
         return render(request, "clients/detail.html", context, status_code=400)
     Contact.create(client=client, **values)
     return see_other(f"/clients/{client.id}#contacts")
+
+
+def contact_context(
+    contact: Contact, form: dict, errors: dict | None = None, **extra: object
+) -> dict:
+    """What the contact page shows: its form, its consent and the consent history."""
+    return {
+        "client": Client.get_by_id(contact.client_id),
+        "contact": contact,
+        "form": form,
+        "errors": errors or {},
+        "consent_history": consent.history(contact),
+        "consent_form": {"state": "", "method": "", "text_shown": "", "evidence": ""},
+        "consent_errors": {},
+        "consent_methods": consent.METHODS,
+        "consent_choosable": consent.CHOOSABLE,
+        "consent_states": consent.STATE_LABELS,
+        **extra,
+    }
 
 
 def _contact(request: Request, client: Client) -> Contact:
@@ -136,14 +161,13 @@ async def contact_edit(request: Request) -> Response:
     contact = _contact(request, client)
     if request.method == "GET":
         raw = {name: getattr(contact, name) for name in CONTACT_FIELDS}
-        context = {"client": client, "contact": contact, "form": raw, "errors": {}}
-        return render(request, "clients/contact_edit.html", context)
+        return render(request, "clients/contact_edit.html", contact_context(contact, raw))
     raw = await form_values(request)
     values, errors = _contact_values(request, raw)
     if errors:
-        context = {"client": client, "contact": contact, "form": raw, "errors": errors}
+        context = contact_context(contact, raw, errors)
         return render(request, "clients/contact_edit.html", context, status_code=400)
-    Contact.update(**values).where(Contact.id == contact.id).execute()
+    Contact.update(**values, updated_at=utcnow()).where(Contact.id == contact.id).execute()
     return see_other(f"/clients/{client.id}#contacts")
 
 

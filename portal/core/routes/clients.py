@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core import clients, exporting, listing, restrictions
+from portal.core import clients, exporting, listing, portfolio, restrictions
+from portal.core.duplicates import Candidate, Match, likely_duplicates
 from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, User
 from portal.core.routes import client_parts
 from portal.core.visibility import Scope
@@ -55,6 +56,7 @@ async def client_detail(request: Request) -> Response:
 def _render_form(
     request: Request, raw: dict[str, str], errors: dict[str, str], *,
     client: Client | None = None, conflict: bool = False, status_code: int = 200,
+    duplicates: list[Match] | None = None,
 ) -> Response:  # fmt: skip
     # TODO: an owner picker that searches, for managers over many hundreds of people.
     owners = list(scope_of(request).may_own().order_by(User.name))
@@ -65,6 +67,9 @@ def _render_form(
         "errors": errors,
         "client": client,
         "conflict": conflict,
+        "duplicates": duplicates or [],
+        "zones": [zone.name for zone in portfolio.zones()],
+        "segment_rule": portfolio.segment_rule(),
         "statuses": CLIENT_STATUSES,
         "segments": SEGMENTS,
         "owners": owners,
@@ -72,6 +77,35 @@ def _render_form(
         "discount_limit": grants_of(request).limit("clients.discount"),
     }
     return render(request, "clients/form.html", context, status_code=status_code)
+
+
+# A change to any of these makes an edited client worth checking again.
+_IDENTIFYING = ("name", "city", "fiscal_id", "email", "phone", "mobile")
+
+
+def _unconfirmed_duplicates(
+    raw: dict[str, str], values: dict, scope: Scope, current: Client | None = None
+) -> list[Match]:
+    """Likely duplicates of the posted client, unless the user confirmed it is new.
+
+    An edit is checked only when an identifying field changed, so a pair the
+    user already decided to keep apart does not warn at every save.
+    """
+    if raw.get("not_duplicate") == "on":
+        return []
+    if current is not None and all(
+        values.get(name, "") == getattr(current, name) for name in _IDENTIFYING
+    ):
+        return []
+    candidate = Candidate(
+        name=values["name"],
+        city=values.get("city", ""),
+        fiscal_id=values.get("fiscal_id", ""),
+        email=values.get("email", ""),
+        phones=tuple(p for p in (values.get("phone"), values.get("mobile")) if p),
+        client_id=current.id if current else None,
+    )
+    return likely_duplicates(candidate, scope)
 
 
 @permission_required("menu.clients")
@@ -85,6 +119,9 @@ async def client_new(request: Request) -> Response:
     form = clients.validate(raw, scope, settings, grants_of(request))
     if not form.ok:
         return _render_form(request, raw, form.errors, status_code=400)
+    duplicates = _unconfirmed_duplicates(raw, form.values, scope)
+    if duplicates:
+        return _render_form(request, raw, {}, duplicates=duplicates, status_code=409)
     client = clients.create_client(form)
     return see_other(f"/clients/{client.id}")
 
@@ -102,6 +139,9 @@ async def client_edit(request: Request) -> Response:
     form = clients.validate(raw, scope, settings, grants_of(request), current=client)
     if not form.ok:
         return _render_form(request, raw, form.errors, client=client, status_code=400)
+    duplicates = _unconfirmed_duplicates(raw, form.values, scope, current=client)
+    if duplicates:
+        return _render_form(request, raw, {}, client=client, duplicates=duplicates, status_code=409)
     version = parse_id(raw.get("version", "")) or -1
     user, ip = request.state.user, client_ip(request)
     if not clients.update_client(client, form, version, actor=user, ip=ip):

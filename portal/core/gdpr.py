@@ -1,0 +1,263 @@
+"""The rights of a person over their data: a copy of everything held, and erasure.
+
+A *subject* is a contact, or a client that is a person. The copy gathers the
+core's records and every plugin's (`personal_data` hook) into one ZIP with the
+data as JSON and one CSV per section. Erasure removes or blanks the personal
+data everywhere in one transaction (plugins through `erase_personal_data`,
+which keep what the law requires, such as issued invoices) and leaves a hash
+of each address in the suppression list so it is never mailed again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import peewee as pw
+import pluggy
+
+from portal.core import audit, consent
+from portal.core.models import (
+    Activity,
+    AuditEntry,
+    Client,
+    ClientTag,
+    ConsentRecord,
+    Contact,
+    Opportunity,
+    Tag,
+    User,
+)
+from portal.database import db, utcnow
+
+# What replaces a name, address or number found inside free text.
+ERASED = "[…]"
+# Client fields that describe a person; blanked on erasure (the row stays for
+# the records that must be kept, such as invoices issued to them).
+PERSONAL_CLIENT_FIELDS = (
+    "email", "phone", "mobile", "address", "city", "postal_code", "province",
+    "website", "notes", "fiscal_id", "fiscal_id_type", "external_id",
+)  # fmt: skip
+INTERNAL = {"search_text", "sort_name", "version"}
+MIN_TERM = 3
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whose data: `kind` is "contact" or "client", `record_id` its id."""
+
+    kind: str
+    record_id: int
+
+
+def _row(model: pw.Model) -> dict[str, Any]:
+    return {
+        field.column_name: _plain(getattr(model, field.column_name))
+        for field in model._meta.sorted_fields
+        if field.name not in INTERNAL
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _terms(*values: str) -> list[str]:
+    """The identifying strings of a person worth looking for in free text."""
+    terms = {value.strip() for value in values if value and len(value.strip()) >= MIN_TERM}
+    return sorted(terms, key=len, reverse=True)
+
+
+def _mentions(terms: list[str]) -> re.Pattern[str] | None:
+    if not terms:
+        return None
+    return re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
+
+
+def _audit_about(table: str, record_id: int) -> pw.SelectQuery:
+    return AuditEntry.select().where(
+        AuditEntry.object_type == table, AuditEntry.object_id == record_id
+    )
+
+
+# -- the copy ---------------------------------------------------------------------
+
+
+def personal_data(subject: Subject, plugins: pluggy.PluginManager) -> dict[str, list[dict]]:
+    """Every record about the subject, by section."""
+    if subject.kind == "contact":
+        sections = _contact_data(Contact.get_by_id(subject.record_id))
+    else:
+        sections = _client_data(Client.get_by_id(subject.record_id))
+    for answer in plugins.hook.personal_data(kind=subject.kind, record_id=subject.record_id):
+        for name, rows in (answer or {}).items():
+            sections.setdefault(name, []).extend(rows)
+    return sections
+
+
+def _contact_data(contact: Contact) -> dict[str, list[dict]]:
+    client = Client.get_by_id(contact.client_id)
+    pattern = _mentions(_terms(contact.name, contact.email, contact.email_alt,
+                               contact.phone, contact.mobile))  # fmt: skip
+    mentioned = []
+    if pattern is not None:
+        for activity in Activity.select().where(Activity.client == client.id):
+            if pattern.search(activity.subject) or pattern.search(activity.notes):
+                mentioned.append(_row(activity))
+    return {
+        "contact": [{**_row(contact), "client_name": client.name}],
+        "consent": [
+            _row(r) for r in ConsentRecord.select().where(ConsentRecord.contact == contact)
+        ],
+        "activities": mentioned,
+        "audit": [_row(entry) for entry in _audit_about("contact", contact.id)],
+    }
+
+
+def _client_data(client: Client) -> dict[str, list[dict]]:
+    tags = Tag.select(Tag.name).join(ClientTag).where(ClientTag.client == client.id)
+    return {
+        "client": [_row(client)],
+        "contacts": [_row(c) for c in Contact.select().where(Contact.client == client.id)],
+        "consent": [
+            _row(r) for r in ConsentRecord.select().where(ConsentRecord.client == client.id)
+        ],
+        "activities": [_row(a) for a in Activity.select().where(Activity.client == client.id)],
+        "opportunities": [
+            _row(o) for o in Opportunity.select().where(Opportunity.client == client.id)
+        ],
+        "tags": [{"name": name} for (name,) in tags.tuples()],
+        "audit": [_row(entry) for entry in _audit_about("client", client.id)],
+    }
+
+
+def as_zip(sections: dict[str, list[dict]]) -> bytes:
+    """One download: everything as JSON, and each section as a CSV Excel opens."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "personal-data.json", json.dumps(sections, ensure_ascii=False, indent=2, default=str)
+        )
+        for name, rows in sections.items():
+            archive.writestr(f"{name}.csv", _csv(rows))
+    return buffer.getvalue()
+
+
+def _csv(rows: list[dict]) -> bytes:
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(column)) for column in columns])
+    return "\ufeff".encode() + text.getvalue().encode()
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell; text that a spreadsheet would run as a formula is kept as text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# -- erasure ------------------------------------------------------------------------
+
+
+def erase(
+    subject: Subject, plugins: pluggy.PluginManager, *, actor: User | None, ip: str = ""
+) -> None:
+    """Remove the subject's personal data everywhere, all or nothing."""
+    with db.atomic():
+        if subject.kind == "contact":
+            contact = Contact.get_by_id(subject.record_id)
+            client_id = contact.client_id
+            _erase_contact(contact)
+        else:
+            client_id = subject.record_id
+            _erase_client(Client.get_by_id(client_id))
+        plugins.hook.erase_personal_data(kind=subject.kind, record_id=subject.record_id)
+        audit.record(
+            f"gdpr.{subject.kind}.erased",
+            actor=actor,
+            after={"kind": subject.kind, "id": subject.record_id, "client_id": client_id},
+            ip=ip,
+        )
+
+
+def _scrub(pattern: re.Pattern[str] | None, text: str) -> str:
+    return pattern.sub(ERASED, text) if pattern is not None and text else text
+
+
+def _scrub_activities(client_id: int, pattern: re.Pattern[str] | None) -> None:
+    if pattern is None:
+        return
+    for activity in Activity.select().where(Activity.client == client_id):
+        subject, notes = _scrub(pattern, activity.subject), _scrub(pattern, activity.notes)
+        if (subject, notes) != (activity.subject, activity.notes):
+            Activity.update(subject=subject, notes=notes).where(
+                Activity.id == activity.id
+            ).execute()
+
+
+def _blank_evidence(condition: pw.Expression) -> None:
+    """Consent history stays as proof of what happened, without who it was."""
+    ConsentRecord.update(email="", evidence="", ip="").where(condition).execute()
+
+
+def _blank_audit(table: str, record_id: int, label: str) -> None:
+    AuditEntry.update(before="{}", after="{}", object_label=label).where(
+        AuditEntry.object_type == table, AuditEntry.object_id == record_id
+    ).execute()
+
+
+def _erase_contact(contact: Contact) -> None:
+    consent.suppress([contact.email, contact.email_alt], reason="erasure")
+    pattern = _mentions(_terms(contact.name, contact.email, contact.email_alt,
+                               contact.phone, contact.mobile))  # fmt: skip
+    _scrub_activities(contact.client_id, pattern)
+    _blank_evidence(ConsentRecord.contact == contact.id)
+    _blank_audit("contact", contact.id, ERASED)
+    contact.delete_instance()
+
+
+def _erase_client(client: Client) -> None:
+    contacts = list(Contact.select().where(Contact.client == client.id))
+    emails: Iterable[str] = [client.email, *(c.email for c in contacts),
+                             *(c.email_alt for c in contacts)]  # fmt: skip
+    consent.suppress(emails, reason="erasure")
+    for contact in contacts:
+        _erase_contact(contact)
+    # The activities of a person-client are about that person: keep only what
+    # kind of contact happened, when and by whom.
+    Activity.update(subject="", notes="").where(Activity.client == client.id).execute()
+    pattern = _mentions(_terms(client.name, client.email, client.phone, client.mobile))
+    for opportunity in Opportunity.select().where(Opportunity.client == client.id):
+        title = _scrub(pattern, opportunity.title)
+        if title != opportunity.title:
+            Opportunity.update(title=title).where(Opportunity.id == opportunity.id).execute()
+    _blank_evidence(ConsentRecord.client == client.id)
+    _blank_audit("client", client.id, ERASED)
+    for name in PERSONAL_CLIENT_FIELDS:
+        setattr(client, name, "")
+    client.name = f"{ERASED} #{client.id}"
+    client.latitude = client.longitude = None
+    client.registered_on = None
+    client.marketing_opt_out = True
+    client.erased_at = utcnow()
+    client.reindex()
+    client.version += 1
+    client.updated_at = utcnow()
+    client.save()
