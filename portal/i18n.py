@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import io
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
@@ -106,7 +106,17 @@ def _parsed_locale(language: str) -> Locale:
 
 
 def format_number(value: int | Decimal | None) -> str:
-    return "" if value is None else numbers.format_decimal(value, locale=_locale())
+    if value is None:
+        return ""
+    if type(value) is int:
+        return _formatted_int(value, current_language.get())
+    return numbers.format_decimal(value, locale=_locale())
+
+
+@lru_cache(maxsize=4096)
+def _formatted_int(value: int, language: str) -> str:
+    # Every list page shows its count; Babel takes tens of microseconds for it.
+    return numbers.format_decimal(value, locale=_parsed_locale(language))
 
 
 def format_money(value: Decimal | None, currency: str) -> str:
@@ -122,7 +132,10 @@ def local_today() -> date:
 
 def to_local(value: datetime) -> datetime:
     """A stored naive-UTC time in the current user's zone."""
-    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(current_zone.get()))
+    zone = ZoneInfo(current_zone.get())
+    # What astimezone ends in, without its detour through UTC; lists call this
+    # once a row. combine attaches the zone in a third of what replace takes.
+    return zone.fromutc(datetime.combine(value, value.time(), zone))
 
 
 def format_datetime(value: datetime | None) -> str:

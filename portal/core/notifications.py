@@ -106,6 +106,10 @@ def send_emails(mailer: Mailer, notes: Iterable[Note], *, base_url: str, default
 def unread_count(user: User | None) -> int:
     if user is None:
         return 0
+    # The session's query counted them already (portal/core/sessions.py).
+    counted = getattr(user, "unread_notifications", None)
+    if counted is not None:
+        return counted
     return (
         Notification.select()
         .where(Notification.user == user.id, Notification.read_at.is_null())
@@ -123,8 +127,11 @@ def recent(user: User, limit: int = 100) -> list[Notification]:
 
 
 def mark_read(user: User) -> int:
-    return (
+    marked = (
         Notification.update(read_at=utcnow())
         .where(Notification.user == user.id, Notification.read_at.is_null())
         .execute()
     )
+    # The page that marks them read shows the header without the badge.
+    user.unread_notifications = 0
+    return marked

@@ -6,8 +6,11 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from portal.core.models import Profile, User, UserSession
+import peewee as pw
+
+from portal.core.models import Notification, Profile, User, UserSession
 from portal.database import utcnow
+from portal.statements import Slot, compiled
 
 LIFETIME = timedelta(days=14)
 # Touch `last_seen_at` at most this often, so reading a page costs no write.
@@ -32,30 +35,62 @@ def start_session(user: User, *, ip: str, user_agent: str) -> str:
 
 
 def load_user(token: str) -> User | None:
-    """The active user behind a cookie token, with the profile joined."""
+    """The active user behind a cookie token, with the profile joined.
+
+    The same row counts the user's unread notifications, which the header of
+    every page shows: `unread_notifications` on the returned user.
+    """
     if not token:
         return None
     now = utcnow()
-    row = (
-        UserSession.select(UserSession, User, Profile)
+    token_hash = _hash(token)
+    found = _session_statement().tuples(token_hash=token_hash, now=now)
+    if not found:
+        return None
+    last_seen_at, unread, *values = found[0]
+    if now - last_seen_at > TOUCH_EVERY:
+        (UserSession.update(last_seen_at=now).where(UserSession.token_hash == token_hash).execute())
+    user = _user_with_profile(values)
+    user.unread_notifications = unread
+    return user
+
+
+@compiled
+def _session_statement() -> pw.SelectBase:
+    # Every request runs this; its SQL is built once (portal/statements.py).
+    unread = (
+        Notification.select(pw.fn.COUNT(pw.SQL("*")))
+        .where(Notification.user == User.id, Notification.read_at.is_null())
+        .alias("unread")
+    )
+    return (
+        UserSession.select(UserSession.last_seen_at, unread, User, Profile)
         .join(User)
         .join(Profile)
         .where(
-            UserSession.token_hash == _hash(token),
-            UserSession.expires_at > now,
+            UserSession.token_hash == Slot("token_hash"),
+            UserSession.expires_at > Slot("now"),
             User.is_active == True,  # noqa: E712
         )
-        .first()
+        .limit(1)
     )
-    if row is None:
-        return None
-    if now - row.last_seen_at > TOUCH_EVERY:
-        (
-            UserSession.update(last_seen_at=now)
-            .where(UserSession.token_hash == row.token_hash)
-            .execute()
-        )
-    return row.user
+
+
+def _user_with_profile(values: list) -> User:
+    """The User and its Profile from the row's columns, in the order they were selected."""
+    # peewee's own row reader works out the join graph again on every query,
+    # several times what the query itself costs. Like its rows, these compute
+    # no defaults and start clean; the values go straight into `__data__`.
+    user_fields = User._meta.sorted_field_names
+    profile_fields = Profile._meta.sorted_field_names
+    split = len(user_fields)
+    user = User(__no_default__=True)
+    user.__data__ = dict(zip(user_fields, values[:split], strict=True))
+    profile = Profile(__no_default__=True)
+    profile.__data__ = dict(zip(profile_fields, values[split:], strict=True))
+    user.profile = profile
+    user._dirty.clear()
+    return user
 
 
 def end_session(token: str) -> None:

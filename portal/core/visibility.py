@@ -10,11 +10,12 @@ scope covers its owner may edit or delete it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import peewee as pw
 
 from portal.core.models import Activity, Client, Contact, Profile, User
+from portal.statements import Slot, compiled, slots
 from portal.text import parse_id
 
 # How many people the owner filter offers before it stops adding tree levels.
@@ -33,21 +34,15 @@ class ProfileTree:
         for profile_id, parent_id, kind, is_assistant, users in rows:
             self.parent[profile_id] = parent_id
             self.kind[profile_id] = kind
-            self.assistant[profile_id] = is_assistant
+            self.assistant[profile_id] = bool(is_assistant)
             self.users[profile_id] = users
             self.children[parent_id].append(profile_id)
         self.total_users = sum(self.users.values())
 
     @classmethod
     def load(cls) -> ProfileTree:
-        columns = (Profile.id, Profile.parent, Profile.kind, Profile.is_assistant)
-        query = (
-            Profile.select(*columns, pw.fn.COUNT(User.id))
-            .join(User, pw.JOIN.LEFT_OUTER, on=(User.profile == Profile.id))
-            .group_by(*columns)
-            .tuples()
-        )
-        return cls(query)
+        # Raw rows: SQLite's 0/1 for is_assistant is made a bool above.
+        return cls(_tree_statement().execute().fetchall())
 
     def below(self, profile_id: int) -> set[int]:
         """Profiles strictly below `profile_id`, at any depth."""
@@ -121,15 +116,11 @@ class Scope:
     def _people(self) -> list:
         """(id, name, profile, is_active) of the users the SQL and the filter need."""
         if self._rows is None:
-            me = User.id == self.user.id
-            if self.sees_all:
-                wanted = User.profile.in_(self.near) | me
-            elif self.wide:
-                wanted = User.profile.not_in(self.profiles) | User.profile.in_(self.near) | me
-            else:
-                wanted = User.profile.in_(self.profiles) | me
-            query = User.select(User.id, User.name, User.profile, User.is_active).where(wanted)
-            self._rows = list(query.order_by(User.name, User.id).namedtuples())
+            rule = "all" if self.sees_all else "wide" if self.wide else "narrow"
+            near = sorted(self.near)
+            listed = sorted(self.profiles) if rule != "all" else []
+            statement = _people_statement(rule, len(near), len(listed))
+            self._rows = statement.rows(me=self.user.id, near=near, profiles=listed)
         return self._rows
 
     def owner_choices(self) -> list:
@@ -143,20 +134,21 @@ class Scope:
             and not self.tree.assistant.get(row.profile)
         ]
 
-    def _owner_condition(self, owner_field: pw.Field) -> pw.Expression:
+    def owner_rule(self) -> tuple[str, list[int]]:
+        """How SQL names the owners in scope: ("all", []), ("not_in", ids) or ("in", ids)."""
+        if self.sees_all:
+            return "all", []
         rows = self._people()
         if self.wide:
-            left_out = [row.id for row in rows if not self.covers(row.id, row.profile)]
-            # Nobody left out means every owner is in.
-            return owner_field.not_in(left_out) if left_out else pw.SQL("1 = 1")
-        ids = [row.id for row in rows if self.covers(row.id, row.profile)]
-        return owner_field.in_(ids) if ids else owner_field == 0
+            return "not_in", [row.id for row in rows if not self.covers(row.id, row.profile)]
+        return "in", [row.id for row in rows if self.covers(row.id, row.profile)]
+
+    def _owner_condition(self, owner_field: pw.Field) -> pw.Expression:
+        return owner_condition(owner_field, *self.owner_rule())
 
     def client_condition(self) -> pw.Expression | None:
         """WHERE condition on `Client`; None means every client."""
-        if self.sees_all:
-            return None
-        return self._owner_condition(Client.owner) | (Client.visible_to_all == True)  # noqa: E712
+        return client_condition(*self.owner_rule())
 
     def clients(self, query: pw.SelectQuery | None = None) -> pw.SelectQuery:
         query = Client.select() if query is None else query
@@ -197,3 +189,49 @@ class Scope:
         """Users this user may give a client to: visible users who are not assistants."""
         assistants = Profile.select(Profile.id).where(Profile.is_assistant == True)  # noqa: E712
         return self.users().where(User.profile.not_in(assistants))
+
+
+# -- conditions and statements ---------------------------------------------------
+# Written once for both uses: with the ids themselves, or with slots for a
+# statement compiled once per shape (portal/statements.py).
+
+
+def owner_condition(owner_field: pw.Field, rule: str, ids: Sequence) -> pw.Expression:
+    """Owners allowed by an `owner_rule`; `ids` are the ids or slots standing for them."""
+    if rule == "all":
+        return pw.SQL("1 = 1")
+    if rule == "not_in":
+        # Nobody left out means every owner is in.
+        return owner_field.not_in(ids) if ids else pw.SQL("1 = 1")
+    return owner_field.in_(ids) if ids else owner_field == 0
+
+
+def client_condition(rule: str, ids: Sequence) -> pw.Expression | None:
+    """WHERE condition on `Client` for an `owner_rule`; None means every client."""
+    if rule == "all":
+        return None
+    return owner_condition(Client.owner, rule, ids) | (Client.visible_to_all == True)  # noqa: E712
+
+
+@compiled
+def _tree_statement() -> pw.SelectBase:
+    columns = (Profile.id, Profile.parent, Profile.kind, Profile.is_assistant)
+    return (
+        Profile.select(*columns, pw.fn.COUNT(User.id))
+        .join(User, pw.JOIN.LEFT_OUTER, on=(User.profile == Profile.id))
+        .group_by(*columns)
+    )
+
+
+@compiled
+def _people_statement(rule: str, near: int, profiles: int) -> pw.SelectBase:
+    me = User.id == Slot("me")
+    nearest = User.profile.in_(slots("near", near))
+    if rule == "all":
+        wanted = nearest | me
+    elif rule == "wide":
+        wanted = User.profile.not_in(slots("profiles", profiles)) | nearest | me
+    else:
+        wanted = User.profile.in_(slots("profiles", profiles)) | me
+    columns = (User.id, User.name, User.profile, User.is_active)
+    return User.select(*columns).where(wanted).order_by(User.name, User.id)

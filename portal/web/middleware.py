@@ -6,12 +6,11 @@ import hashlib
 import hmac
 import html
 import secrets
-from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,13 +45,11 @@ def csrf_token_for(secret: str, session_token: str) -> str:
 def cookie_value(headers: list[tuple[bytes, bytes]], name: str) -> str:
     for key, value in headers:
         if key == b"cookie":
-            cookie = SimpleCookie()
-            try:
-                cookie.load(value.decode("latin-1"))
-            except Exception:  # a malformed cookie header is treated as absent
-                continue
-            if name in cookie:
-                return cookie[name].value
+            # The reader behind Starlette's request.cookies: a tenth of what
+            # SimpleCookie costs, and a malformed pair drops only itself.
+            found = cookie_parser(value.decode("latin-1")).get(name)
+            if found is not None:
+                return found
     return ""
 
 
@@ -74,7 +71,8 @@ class PortalMiddleware:
         headers = scope["headers"]
         session_token = cookie_value(headers, SESSION_COOKIE)
         user = load_user(session_token)
-        anon_token = cookie_value(headers, ANON_COOKIE)
+        # Only a visitor who is not signed in needs the anonymous token.
+        anon_token = "" if user is not None else cookie_value(headers, ANON_COOKIE)
         new_anon = ""
         if user is None and not anon_token:
             anon_token = new_anon = secrets.token_urlsafe(24)

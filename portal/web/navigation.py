@@ -17,12 +17,15 @@ def menu_builder(registry: Registry) -> Callable[[User | None, Grants], list[dic
     lies under it); a top entry without one opens a list of its entries.
     """
 
+    # The registry is complete once the app is built; every page walks its menu.
+    ordered = registry.menu()
+
     def menu_for(user: User | None, grants: Grants) -> list[dict[str, Any]]:
         if user is None:
             return []
         entries: list[dict[str, Any]] = [{"label": _("Home"), "url": "/", "children": []}]
         groups: dict[str, dict[str, Any]] = {}
-        for permission, depth in registry.menu():
+        for permission, depth in ordered:
             if not grants.has(permission.key):
                 continue
             entry = {"label": _(permission.label), "url": permission.url, "children": []}

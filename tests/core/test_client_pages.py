@@ -16,8 +16,16 @@ import pytest
 from starlette.testclient import TestClient
 
 from portal.core import listing
-from portal.core.models import Activity, Client, Contact, User
-from tests.conftest import CLIENT_KEYS, grant, log_in, make_profile, make_user, post_form
+from portal.core.models import Activity, Client, Contact, Notification, User
+from tests.conftest import (
+    CLIENT_KEYS,
+    count_queries,
+    grant,
+    log_in,
+    make_profile,
+    make_user,
+    post_form,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -636,6 +644,25 @@ def test_search_ignores_case_and_accents(http: TestClient, team: Team) -> None:
     assert "No client matches." in http.get("/clients?q=nadie").text
 
 
+def test_a_percent_sign_or_underscore_in_a_search_is_a_character(
+    http: TestClient, team: Team
+) -> None:
+    for name in ("Rebajas 100% Norte", "Rebajas 1000 Norte", "Taller_Uno", "TallerXUno"):
+        add_client(team.ana, name)
+
+    def names(q: str) -> set[str]:
+        page = http.get("/clients", params={"q": q}).text
+        return {c.name for c in Client.select().where(Client.id.in_(row_ids(page) or [0]))}
+
+    assert names("100%") == {"Rebajas 100% Norte"}
+    assert names("taller_uno") == {"Taller_Uno"}
+    assert names("100% norte") == {"Rebajas 100% Norte"}
+    # The export reads the same filters.
+    exported = http.get("/clients/export.csv", params={"q": "100%"}).text
+    assert "Rebajas 100% Norte" in exported
+    assert "Rebajas 1000 Norte" not in exported
+
+
 def test_filters_narrow_the_list(http: TestClient, team: Team) -> None:
     log_in(http, "boss@example.com")
     a = add_client(team.ana, "A", status="customer", segment="large", zone="Norte")
@@ -791,6 +818,27 @@ def test_htmx_gets_only_the_results(http: TestClient, team: Team) -> None:
     assert "<html" in restore.text and "Muñoz Hermanos" in restore.text
     for answer in (full, fragment, restore, boosted):
         assert "HX-Request" in answer.headers["vary"]
+
+
+def test_the_list_runs_the_same_few_queries_whatever_its_length(
+    http: TestClient, team: Team
+) -> None:
+    Notification.create(user=team.ana, text="Your request was approved")
+
+    def run(url: str) -> tuple[int, str]:
+        with count_queries() as seen:
+            answer = http.get(url)
+        assert answer.status_code == 200
+        return len(seen), answer.text
+
+    empty, page = run("/clients")
+    for i in range(120):
+        add_client(team.ana if i % 2 else team.luis, f"Cliente {i:03}")
+    sizes = [run(f"/clients?size={size}")[0] for size in (25, 50, 100)]
+
+    assert sizes == [empty] * 3 and empty <= 5
+    # The header's unread badge comes with the session's row, not a query of its own.
+    assert re.search(r'<span class="badge"[^>]*>1</span>', page)
 
 
 # ------------------------------------------------------------ export
