@@ -48,3 +48,12 @@ def run_import(job_id: int, data_dir: str, language: str) -> None:
 
     job = import_jobs.run_job(job_id, Path(data_dir), language)
     logger.info("import job %s ended as %s", job_id, job.status if job else "missing")
+
+
+@queue.task()
+def run_bulk(job_id: int) -> None:
+    """Run one mass action on clients (see portal.core.bulk)."""
+    from portal.core import bulk
+
+    job = bulk.run_job(job_id)
+    logger.info("mass action %s ended as %s", job_id, job.status if job else "missing")

@@ -6,10 +6,14 @@ import csv
 import html
 import io
 import re
+import socket
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
+from portal import jobs
+from portal.config import Settings
 from portal.core import bulk
 from portal.core.models import BulkJob, Client
 from tests.conftest import grant, log_in, post_form
@@ -130,3 +134,59 @@ def test_large_selections_run_in_the_background(
 
     log_in(other_http, "luis@example.com")
     assert other_http.get(f"/clients/bulk/{job.id}").status_code == 404
+
+
+def _queued_then_worked(http: TestClient, crew: Team, queue: object) -> None:
+    clients = [add_client(crew.ana, f"Mía {i}") for i in range(4)]
+    form = {"id": [c.id for c in clients], "action": "status", "value_status": "prospect"}
+    question = post_form(http, "/clients/bulk", form)
+    started = post_form(http, "/clients/bulk/apply", _confirm_form(question.text))
+    job = BulkJob.get()
+    assert (started.status_code, job.status) == (303, "queued")
+    waiting = http.get(f"/clients/bulk/{job.id}").text
+    assert "0 of 4 clients" in waiting and 'hx-trigger="every 1s"' in waiting
+    assert not Client.select().where(Client.status == "prospect").exists()
+
+    # What `cartera worker` does with each message of the queue.
+    queue.execute(queue.dequeue())  # type: ignore[attr-defined]
+
+    assert BulkJob.get_by_id(job.id).status == "done"
+    assert Client.select().where(Client.status == "prospect").count() == 4
+    assert "4 clients changed" in http.get(f"/clients/bulk/{job.id}").text
+
+
+def test_without_immediate_mode_a_large_action_waits_for_the_worker(
+    http: TestClient, crew: Team, settings: Settings, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(bulk, "BACKGROUND_AT", 2)
+    queue = jobs.configure(Settings(data_dir=tmp_path / "queue", database_url="sqlite://"))
+    try:
+        _queued_then_worked(http, crew, queue)
+    finally:
+        jobs.configure(settings)
+
+
+def _redis_reachable() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _redis_reachable(), reason="no Redis server on 127.0.0.1:6379")
+def test_the_queue_works_through_redis(
+    http: TestClient, crew: Team, settings: Settings, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(bulk, "BACKGROUND_AT", 2)
+    # A database of its own, emptied first, so no earlier run's messages remain.
+    url = "redis://127.0.0.1:6379/13"
+    queue = jobs.configure(Settings(data_dir=tmp_path, database_url="sqlite://", redis_url=url))
+    queue.flush()
+    try:
+        _queued_then_worked(http, crew, queue)
+    finally:
+        queue.flush()
+        jobs.configure(settings)

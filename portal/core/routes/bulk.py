@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal import jobs
 from portal.core import bulk, exporting, listing
 from portal.core.models import BulkJob, Client
 from portal.i18n import gettext as _
@@ -83,8 +84,9 @@ async def apply(request: Request) -> Response:
     action, errors = bulk.validate(values, scope, grants_of(request))
     if action is None:
         raise HTTPException(400, next(iter(errors.values())))
-    if bulk.plan(selection, scope).background:
-        job = bulk.queue_job(action, selection, user, ip)
+    planned = bulk.plan(selection, scope)
+    if planned.background:
+        job = bulk.queue_job(action, selection, user, ip, total=planned.changeable)
         enqueue(job.id)
         return see_other(f"/clients/bulk/{job.id}")
     outcome = bulk.apply(action, selection, scope, actor=user, ip=ip)
@@ -93,9 +95,8 @@ async def apply(request: Request) -> Response:
 
 
 def enqueue(job_id: int) -> None:
-    """Hand the job to the worker."""
-    # TODO: run through the background queue once it exists on main (portal/jobs.py).
-    bulk.run_job(job_id)
+    """Hand the job to the worker (or run it now, when jobs run in the portal)."""
+    jobs.run_bulk(job_id)
 
 
 @permission_required("menu.clients")
