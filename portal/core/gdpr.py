@@ -29,6 +29,7 @@ from portal.core.models import (
     Activity,
     AuditEntry,
     Client,
+    ClientMerge,
     ClientTag,
     ConsentRecord,
     Contact,
@@ -86,10 +87,15 @@ def _mentions(terms: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
 
 
+def _former_ids(client_id: int) -> list[int]:
+    """The client's id and those of the clients merged into it."""
+    merged = ClientMerge.select(ClientMerge.merged_id).where(ClientMerge.survivor == client_id)
+    return [client_id, *(merged_id for (merged_id,) in merged.tuples())]
+
+
 def _audit_about(table: str, record_id: int) -> pw.SelectQuery:
-    return AuditEntry.select().where(
-        AuditEntry.object_type == table, AuditEntry.object_id == record_id
-    )
+    ids = _former_ids(record_id) if table == "client" else [record_id]
+    return AuditEntry.select().where(AuditEntry.object_type == table, AuditEntry.object_id.in_(ids))
 
 
 # -- the copy ---------------------------------------------------------------------
@@ -218,8 +224,9 @@ def _blank_evidence(condition: pw.Expression) -> None:
 
 
 def _blank_audit(table: str, record_id: int, label: str) -> None:
+    about = _audit_about(table, record_id).select(AuditEntry.id)
     AuditEntry.update(before="{}", after="{}", object_label=label).where(
-        AuditEntry.object_type == table, AuditEntry.object_id == record_id
+        AuditEntry.id.in_(about)
     ).execute()
 
 

@@ -17,6 +17,7 @@ from portal.core.models import (
     Activity,
     AuditEntry,
     Client,
+    ClientMerge,
     ConsentRecord,
     Contact,
     Opportunity,
@@ -248,6 +249,12 @@ def test_erasing_a_person_client(http: TestClient, gdpr: Team) -> None:
     Contact.create(client=person, name="Lucía Gómez", email="lucia.trabajo@example.com")
     Activity.create(client=person, author=gdpr.ana, kind="call", notes="Le interesa el plan B")
     Opportunity.create(client=person, owner=gdpr.ana, title="Plan para Lucía Gómez Pardo")
+    # Her history, under her id and under the id of a duplicate merged into her.
+    ClientMerge.create(merged_id=person.id + 100, survivor=person)
+    for object_id in (person.id, person.id + 100):
+        AuditEntry.create(action="clients.owner.changed", object_type="client",
+                          object_id=object_id, object_label="Lucía Gómez Pardo",
+                          before='{"email": "lucia@example.com"}', after="{}")  # fmt: skip
     before = (Activity.select().count(), Opportunity.select().count())
 
     assert post_form(http, f"/clients/{person.id}/erase").status_code == 303
@@ -262,6 +269,8 @@ def test_erasing_a_person_client(http: TestClient, gdpr: Team) -> None:
     assert Activity.get().notes == "" and Opportunity.get().title == "Plan para […]"
     assert consent.is_suppressed("lucia@example.com")
     assert consent.is_suppressed("lucia.trabajo@example.com")
+    about = AuditEntry.select().where(AuditEntry.object_type == "client")
+    assert [(e.before, e.after, e.object_label) for e in about] == [("{}", "{}", "[…]")] * 2
     listing = http.get("/clients?q=lucia").text
     assert f"/clients/{person.id}" not in listing
     page = http.get(f"/clients/{person.id}").text
