@@ -302,9 +302,7 @@ _CHANGES: dict[str, Callable[[Action, list[int], User, str], int]] = {
 # -- in the background ----------------------------------------------------------------
 
 
-def queue_job(
-    action: Action, selection: Selection, user: User, ip: str, total: int = 0
-) -> BulkJob:
+def queue_job(action: Action, selection: Selection, user: User, ip: str, total: int = 0) -> BulkJob:
     return BulkJob.create(
         user=user, action=action.kind, value=action.value, label=action.label[:200],
         selection=json.dumps(selection.as_json()), ip=ip, total=total,

@@ -25,6 +25,7 @@ from stdnum.cl import rut
 from stdnum.es import cif, dni, nie
 from stdnum.mx import rfc
 
+from portal.core import catalogue
 from portal.core.demo_pipeline import create_opportunities
 from portal.core.models import (
     Activity,
@@ -611,6 +612,7 @@ def build_demo(
         _Factory(random.Random(seed), now).fill(owners, clients)
         _create_tags(random.Random(seed + 1))
         _create_zones()
+        catalogue.changed()
         _create_consents(random.Random(seed + 3), now)
         # A generator of their own, so the rows above stay as they were.
         create_opportunities(random.Random(seed + 2), now)

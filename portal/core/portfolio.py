@@ -19,7 +19,7 @@ from typing import Any
 
 import peewee as pw
 
-from portal.core import audit
+from portal.core import audit, catalogue
 from portal.core.models import Client, Setting, User, Zone
 from portal.database import db, utcnow
 from portal.i18n import N_
@@ -146,6 +146,7 @@ def validate_zone(raw: dict[str, str], zone: Zone | None) -> tuple[dict, dict[st
 def save_zone(zone: Zone | None, values: dict, *, actor: User, ip: str) -> Zone:
     """Create or change a zone; a new name is carried to the clients of the old one."""
     with db.atomic():
+        catalogue.changed()
         if zone is None:
             zone = Zone.create(**values)
             audit.record("zones.created", actor=actor, target=zone, after=values,
@@ -180,6 +181,7 @@ def delete_zone(zone: Zone, *, actor: User, ip: str) -> int:
                      before={"name": zone.name, "clients": cleared}, label=zone.name,
                      ip=ip)  # fmt: skip
         zone.delete_instance()
+        catalogue.changed()
     return cleared
 
 

@@ -11,8 +11,10 @@ from urllib.parse import parse_qsl, urlencode
 
 import peewee as pw
 
+from portal.core import catalogue
 from portal.core.listing import ClientFilters
 from portal.core.models import SavedView, User
+from portal.database import db
 from portal.i18n import N_
 from portal.text import clean
 
@@ -32,10 +34,6 @@ def query_of(filters: ClientFilters) -> str:
     return urlencode(filters.params())
 
 
-def views_of(user: User) -> list[SavedView]:
-    return list(SavedView.select().where(SavedView.user == user).order_by(SavedView.name))
-
-
 def save(user: User, name: str, params: dict[str, str]) -> tuple[SavedView | None, str]:
     """Keep the filters under `name`, replacing a view of the same name; or why not."""
     name = clean(name)
@@ -46,20 +44,31 @@ def save(user: User, name: str, params: dict[str, str]) -> tuple[SavedView | Non
     query = query_of(ClientFilters.from_params(params))
     existing = SavedView.get_or_none(SavedView.user == user, SavedView.name == name)
     if existing is not None:
-        SavedView.update(query=query).where(SavedView.id == existing.id).execute()
+        with db.atomic():
+            SavedView.update(query=query).where(SavedView.id == existing.id).execute()
+            catalogue.changed()
         return SavedView.get_by_id(existing.id), ""
     if SavedView.select().where(SavedView.user == user).count() >= MAX_VIEWS:
         return None, "many"
     try:
-        return SavedView.create(user=user, name=name, query=query), ""
+        with db.atomic():
+            view = SavedView.create(user=user, name=name, query=query)
+            catalogue.changed()
+        return view, ""
     except pw.IntegrityError:
         return None, "taken"
 
 
 def delete(user: User, view_id: int | None) -> bool:
     """Remove one of the user's own views; False when it is not theirs or not there."""
-    query = SavedView.delete().where(SavedView.id == view_id, SavedView.user == user)
-    return view_id is not None and query.execute() == 1
+    if view_id is None:
+        return False
+    with db.atomic():
+        deleted = SavedView.delete().where(SavedView.id == view_id, SavedView.user == user)
+        if deleted.execute() != 1:
+            return False
+        catalogue.changed()
+    return True
 
 
 def filters_of(view: SavedView) -> ClientFilters:

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import peewee as pw
 
-from portal.core.models import Notification, Profile, User, UserSession
+from portal.core.catalogue import STAMP_KEY
+from portal.core.models import Notification, Profile, Setting, User, UserSession
 from portal.database import utcnow
 from portal.statements import Slot, compiled
 
@@ -38,7 +39,9 @@ def load_user(token: str) -> User | None:
     """The active user behind a cookie token, with the profile joined.
 
     The same row counts the user's unread notifications, which the header of
-    every page shows: `unread_notifications` on the returned user.
+    every page shows: `unread_notifications` on the returned user; and carries
+    the stamp of the tags, zones and saved views (portal/core/catalogue.py):
+    `catalogue_stamp`.
     """
     if not token:
         return None
@@ -47,11 +50,12 @@ def load_user(token: str) -> User | None:
     found = _session_statement().tuples(token_hash=token_hash, now=now)
     if not found:
         return None
-    last_seen_at, unread, *values = found[0]
+    last_seen_at, unread, stamp, *values = found[0]
     if now - last_seen_at > TOUCH_EVERY:
         (UserSession.update(last_seen_at=now).where(UserSession.token_hash == token_hash).execute())
     user = _user_with_profile(values)
     user.unread_notifications = unread
+    user.catalogue_stamp = stamp
     return user
 
 
@@ -63,8 +67,9 @@ def _session_statement() -> pw.SelectBase:
         .where(Notification.user == User.id, Notification.read_at.is_null())
         .alias("unread")
     )
+    stamp = Setting.select(Setting.value).where(Setting.key == STAMP_KEY).alias("stamp")
     return (
-        UserSession.select(UserSession.last_seen_at, unread, User, Profile)
+        UserSession.select(UserSession.last_seen_at, unread, stamp, User, Profile)
         .join(User)
         .join(Profile)
         .where(

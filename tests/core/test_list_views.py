@@ -6,7 +6,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from portal.core.models import ClientTag, SavedView, Tag
-from tests.conftest import grant, log_in, post_form
+from tests.conftest import grant, log_in, make_profile, make_user, post_form
 from tests.core.test_client_pages import Team, add_client, row_ids, team
 
 __all__ = ["team"]
@@ -79,3 +79,28 @@ def test_mass_action_form_only_with_the_permission(http: TestClient, team: Team)
     assert f'form="bulk" name="id" value="{client.id}"' in page
     # "Every matching client" carries the current filters to the mass action.
     assert '<input type="hidden" form="bulk" name="q" value="m">' in page
+
+
+def test_tags_zones_and_views_kept_between_pages_follow_every_change(
+    http: TestClient, other_http: TestClient, team: Team
+) -> None:
+    admin = make_user("admin@example.com", make_profile("Sistemas"), is_admin=True)
+    log_in(other_http, admin.email)
+    assert "Any tag" not in http.get("/clients").text
+
+    post_form(other_http, "/admin/tags/new", {"name": "Preferente", "colour": "#336699"})
+    assert ">Preferente</option>" in http.get("/clients").text
+    tag = Tag.get()
+    post_form(other_http, f"/admin/tags/{tag.id}", {"name": "VIP", "colour": "#336699"})
+    page = http.get("/clients").text
+    assert ">VIP</option>" in page and "Preferente" not in page
+
+    grant(team.ana.profile, "clients.bulk")
+    post_form(other_http, "/admin/zones/new", {"name": "Centro", "postal_prefixes": "28"})
+    assert "<option>Centro</option>" in http.get("/clients").text
+
+    post_form(http, "/clients/views", {"view_name": "Mía", "q": "x"})
+    assert ">Mía</a>" in http.get("/clients").text
+    view = SavedView.get()
+    post_form(http, f"/clients/views/{view.id}/delete")
+    assert ">Mía</a>" not in http.get("/clients").text

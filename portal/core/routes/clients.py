@@ -7,9 +7,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core import bulk, clients, exporting, listing, portfolio, restrictions, saved_views
+from portal.core import (
+    bulk,
+    catalogue,
+    clients,
+    exporting,
+    listing,
+    portfolio,
+    restrictions,
+    saved_views,
+)
 from portal.core.duplicates import Candidate, Match, likely_duplicates
-from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, Contact, Tag, User
+from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, Contact, User
 from portal.core.routes import client_merge, client_parts
 from portal.core.visibility import Scope
 from portal.i18n import gettext as _
@@ -50,11 +59,14 @@ async def client_list(request: Request) -> Response:
 def _list_extras(request: Request) -> dict:
     """What the full list page shows around the rows: tags, saved views, mass actions."""
     error = saved_views.ERRORS.get(request.query_params.get("view_error", ""), "")
+    user = request.state.user
+    stamp = getattr(user, "catalogue_stamp", None)
+    tags, zones = catalogue.tags_and_zones(stamp)
     return {
-        "tags": list(Tag.select().order_by(Tag.name)),
-        "views": saved_views.views_of(request.state.user),
+        "tags": tags,
+        "views": catalogue.views_of(user, stamp),
         "view_error": _(error) if error else "",
-        "zones": [zone.name for zone in portfolio.zones()],
+        "zones": zones,
         "bulk_kinds": bulk.KINDS,
     }
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core import audit, tagging
+from portal.core import audit, catalogue, tagging
 from portal.core.models import ClientTag, Tag
 from portal.core.routes import client_parts
 from portal.database import db
@@ -42,6 +42,7 @@ async def _tag_form(request: Request, tag: Tag | None) -> Response:
                 else:
                     Tag.update(**values).where(Tag.id == tag.id).execute()
                     action = "tags.updated"
+                catalogue.changed()
                 old, new = audit.changes(before, values)
                 audit.record(
                     action, actor=request.state.user, target=tag, before=old, after=new,
@@ -83,6 +84,7 @@ async def tag_delete(request: Request) -> Response:
             before={"name": tag.name, "colour": tag.colour, "clients": uses, "profiles": holders},
         )  # fmt: skip
         tag.delete_instance()
+        catalogue.changed()
     return see_other("/admin/tags")
 
 
