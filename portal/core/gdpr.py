@@ -38,6 +38,7 @@ from portal.core.models import (
     User,
 )
 from portal.database import db, utcnow
+from portal.text import fold
 
 # What replaces a name, address or number found inside free text.
 ERASED = "[…]"
@@ -49,6 +50,8 @@ PERSONAL_CLIENT_FIELDS = (
 )  # fmt: skip
 INTERNAL = {"search_text", "sort_name", "version"}
 MIN_TERM = 3
+# Words of a name that name nobody on their own.
+PARTICLES = frozenset({"del", "las", "los", "san", "santa", "von", "van", "der"})
 
 
 @dataclass(frozen=True)
@@ -75,16 +78,53 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _terms(*values: str) -> list[str]:
-    """The identifying strings of a person worth looking for in free text."""
-    terms = {value.strip() for value in values if value and len(value.strip()) >= MIN_TERM}
+def _terms(name: str, *values: str) -> list[str]:
+    """The identifying strings of a person worth looking for in free text.
+
+    The whole name, each of its words ("Llamada a Marta"), and the addresses
+    and numbers given; words too short or too common to name anyone are left out.
+    """
+    words = [word for word in re.split(r"[\s,]+", name) if fold(word) not in PARTICLES]
+    candidates = [name, *words, *values]
+    terms = {value.strip() for value in candidates if value and len(value.strip()) >= MIN_TERM}
     return sorted(terms, key=len, reverse=True)
 
 
-def _mentions(terms: list[str]) -> re.Pattern[str] | None:
-    if not terms:
-        return None
-    return re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
+class _Mentions:
+    """Finds the terms in text whatever its case and accents ("Fusion" is "Fusión")."""
+
+    def __init__(self, terms: list[str]) -> None:
+        folded = sorted({fold(term) for term in terms}, key=len, reverse=True)
+        alternatives = "|".join(re.escape(term) for term in folded)
+        self.pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+    @staticmethod
+    def _folded(text: str) -> tuple[str, list[int]]:
+        """The folded text, and for each of its characters the original's index."""
+        parts, origin = [], []
+        for index, char in enumerate(text):
+            folded = fold(char)
+            parts.append(folded)
+            origin.extend([index] * len(folded))
+        return "".join(parts), origin
+
+    def search(self, text: str) -> bool:
+        return bool(text) and self.pattern.search(self._folded(text)[0]) is not None
+
+    def sub(self, text: str) -> str:
+        if not text:
+            return text
+        folded, origin = self._folded(text)
+        pieces, last = [], 0
+        for found in self.pattern.finditer(folded):
+            start, end = origin[found.start()], origin[found.end() - 1] + 1
+            pieces += [text[last:start], ERASED]
+            last = end
+        return "".join(pieces) + text[last:] if pieces else text
+
+
+def _mentions(terms: list[str]) -> _Mentions | None:
+    return _Mentions(terms) if terms else None
 
 
 def _former_ids(client_id: int) -> list[int]:
@@ -203,11 +243,11 @@ def erase(
         )
 
 
-def _scrub(pattern: re.Pattern[str] | None, text: str) -> str:
-    return pattern.sub(ERASED, text) if pattern is not None and text else text
+def _scrub(pattern: _Mentions | None, text: str) -> str:
+    return pattern.sub(text) if pattern is not None else text
 
 
-def _scrub_activities(client_id: int, pattern: re.Pattern[str] | None) -> None:
+def _scrub_activities(client_id: int, pattern: _Mentions | None) -> None:
     if pattern is None:
         return
     for activity in Activity.select().where(Activity.client == client_id):

@@ -221,6 +221,10 @@ def test_erasing_a_contact(http: TestClient, gdpr: Team) -> None:
         client=client, author=gdpr.ana, kind="email",
         subject="Oferta para Marta Ruiz", notes="Escribir a MARTA@ruiz.example o al +34600111222",
     )  # fmt: skip
+    # Spelt without the accent, or by first name only.
+    Activity.create(client=client, author=gdpr.ana, kind="call", subject="Llamada a MARTA",
+                    notes="Martá Ruíz pide presupuesto; Martinez no")  # fmt: skip
+    http.get(f"/clients/{client.id}/contacts/{contact.id}/personal-data.zip")
     kept = Activity.create(client=other_client, author=gdpr.ana, kind="note", notes="Marta Ruiz")
     url = f"/clients/{client.id}/contacts/{contact.id}/erase"
 
@@ -231,8 +235,12 @@ def test_erasing_a_contact(http: TestClient, gdpr: Team) -> None:
     assert post_form(http, url).status_code == 303
     assert not Contact.select().where(Contact.id == contact.id).exists()
     assert Contact.select().where(Contact.id == bystander.id).exists()
-    activity = Activity.get(Activity.client == client.id)
-    assert (activity.subject, activity.notes) == ("Oferta para […]", "Escribir a […] o al […]")
+    first, second = Activity.select().where(Activity.client == client.id).order_by(Activity.id)
+    assert (first.subject, first.notes) == ("Oferta para […]", "Escribir a […] o al […]")
+    assert (second.subject, second.notes) == ("Llamada a […]", "[…] pide presupuesto; Martinez no")
+    # The entry of the download is about her too: it keeps no name.
+    exported = AuditEntry.get(AuditEntry.action == "gdpr.contact.exported")
+    assert exported.object_label == "[…]" and "Marta" not in exported.after
     assert Activity.get_by_id(kept.id).notes == "Marta Ruiz"
     [proof] = ConsentRecord.select()
     assert (proof.state, proof.email, proof.evidence, proof.contact_id) == ("given", "", "", None)

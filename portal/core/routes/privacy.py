@@ -47,10 +47,11 @@ async def consent_change(request: Request) -> Response:
     return see_other(f"/clients/{contact.client_id}/contacts/{contact.id}/edit#consent")
 
 
-def _download(request: Request, subject: gdpr.Subject, label: str) -> Response:
+def _download(request: Request, subject: gdpr.Subject, record: Contact | Client) -> Response:
     sections = gdpr.personal_data(subject, request.app.state.plugins)
+    # Filed under the person, so their erasure blanks this entry's name too.
     audit.record(
-        f"gdpr.{subject.kind}.exported", actor=request.state.user, label=label,
+        f"gdpr.{subject.kind}.exported", actor=request.state.user, target=record,
         after={"kind": subject.kind, "id": subject.record_id}, ip=client_ip(request),
     )  # fmt: skip
     name = f"personal-data-{subject.kind}-{subject.record_id}.zip"
@@ -62,14 +63,14 @@ def _download(request: Request, subject: gdpr.Subject, label: str) -> Response:
 @permission_required("clients.gdpr")
 async def contact_download(request: Request) -> Response:
     contact = _contact(request, to_change=False)
-    return _download(request, gdpr.Subject("contact", contact.id), contact.name)
+    return _download(request, gdpr.Subject("contact", contact.id), contact)
 
 
 @permission_required("menu.clients")
 @permission_required("clients.gdpr")
 async def client_download(request: Request) -> Response:
     client = _person(request, to_change=False)
-    return _download(request, gdpr.Subject("client", client.id), client.name)
+    return _download(request, gdpr.Subject("client", client.id), client)
 
 
 @permission_required("menu.clients")
