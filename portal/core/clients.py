@@ -38,6 +38,7 @@ EDITABLE = (
     "fiscal_id_type", "fiscal_id", "email", "phone", "mobile", "address", "city",
     "postal_code", "province", "country", "website", "notes", "latitude",
     "longitude", "visible_to_all", "discount", "annual_revenue", "employees",
+    "marketing_opt_out",
 )  # fmt: skip
 
 
@@ -90,6 +91,7 @@ def validate(
             errors[name] = _("Choose one of the options.")
     values["is_supplier"] = raw.get("is_supplier") == "on"
     values["visible_to_all"] = raw.get("visible_to_all") == "on"
+    values["marketing_opt_out"] = raw.get("marketing_opt_out") == "on"
 
     id_type = raw.get("fiscal_id_type", "")
     if id_type not in ("", *FISCAL_ID_TYPES):

@@ -50,7 +50,7 @@ def test_choose_confirm_then_summary(http: TestClient, crew: Team) -> None:
     )
     assert question.status_code == 200, question.text[-1500:]
     assert "4 clients selected" in question.text
-    assert "3 of them will change" in question.text
+    assert "You may change 3 of them" in question.text
     assert "1 is shared by another team" in question.text
     assert Client.select().where(Client.status == "customer").count() == 0
 

@@ -32,7 +32,7 @@ from tests.conftest import (
     make_user,
     post_form,
 )
-from tests.core.test_client_pages import Team, add_client, field_error, team
+from tests.core.test_client_pages import Team, add_client, field_error, team, valid_form
 
 __all__ = ["team"]
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -353,3 +353,24 @@ def test_a_failing_plugin_leaves_the_person_untouched(plugin_http: TestClient) -
     assert kept.email == "lucia@example.com" and kept.erased_at is None
     assert Contact.select().count() == 1 and Suppression.select().count() == 0
     assert not AuditEntry.select().where(AuditEntry.action.startswith("gdpr.")).exists()
+
+
+def test_an_erased_address_cannot_be_given_consent_again(http: TestClient, gdpr: Team) -> None:
+    client, contact = company_with_contact(gdpr)
+    post_form(http, f"/clients/{client.id}/contacts/{contact.id}/erase")
+    again = Contact.create(client=client, name="Marta R.", email="marta@ruiz.example")
+    answer = post_form(
+        http, f"/clients/{client.id}/contacts/{again.id}/consent",
+        {"state": "given", "method": "email", "text_shown": TEXT},
+    )  # fmt: skip
+    assert answer.status_code == 400
+    assert "may not be mailed again" in field_error(answer.text, "state")
+    assert Contact.get_by_id(again.id).marketing_consent == ""
+
+
+def test_a_client_can_be_opted_out_of_marketing_by_hand(http: TestClient, team: Team) -> None:
+    client = add_client(team.ana, "Talleres Ruiz SL")
+    form = valid_form(team.ana, name="Talleres Ruiz SL", version=1, marketing_opt_out="on")
+    assert post_form(http, f"/clients/{client.id}/edit", form).status_code == 303
+    assert Client.get_by_id(client.id).marketing_opt_out
+    assert "Opted out" in http.get(f"/clients/{client.id}").text

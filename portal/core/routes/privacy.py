@@ -10,6 +10,7 @@ from starlette.routing import Route
 from portal.core import audit, consent, gdpr
 from portal.core.models import Activity, Client, ConsentRecord, Contact
 from portal.core.routes.client_parts import contact_context
+from portal.i18n import gettext as _
 from portal.web.rendering import render, see_other
 from portal.web.requests import client_ip, form_values, permission_required, visible_client
 
@@ -39,6 +40,11 @@ async def consent_change(request: Request) -> Response:
     contact = _contact(request, to_change=True)
     raw = await form_values(request)
     values, errors = consent.validate(raw)
+    if values["state"] == "given" and contact.email and consent.is_suppressed(contact.email):
+        errors["state"] = _(
+            "This address belongs to someone whose data was erased at their request: "
+            "it may not be mailed again."
+        )
     if errors:
         form = {name: getattr(contact, name) for name in ("name", "position", "email")}
         context = contact_context(contact, form, consent_form=raw, consent_errors=errors)
