@@ -108,14 +108,15 @@ def _exact(candidate: Candidate) -> list[tuple[int, str]]:
 
 
 def _by_name(candidate: Candidate) -> list[tuple[int, str]]:
-    """Clients in the same city whose name is very similar.
+    """Clients in the same city whose name is very similar, or, when the
+    candidate has no city, clients anywhere with the very same name.
 
     Reads the clients whose sorted name starts like the candidate's first
     identifying word, through the (sort_name, id) index, and compares in Python.
     """
     key = name_key(candidate.name)
     city = fold(candidate.city)
-    if not key or not city:
+    if not key:
         return []
     prefix = key.split()[0][:4]
     query = (
@@ -126,6 +127,8 @@ def _by_name(candidate: Candidate) -> list[tuple[int, str]]:
     )
     if candidate.client_id is not None:
         query = query.where(Client.id != candidate.client_id)
+    if not city:
+        return [(i, "name") for i, name, _city in query.tuples() if name_key(name) == key]
     return [
         (client_id, "name")
         for client_id, name, other_city in query.tuples()

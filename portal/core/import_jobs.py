@@ -92,9 +92,17 @@ def _plain(value: Any) -> Any:
 
 
 def _same(stored: Any, new: Any) -> bool:
-    """Equal as the field means them: 0 and 0.00 are the same discount."""
-    if isinstance(stored, Decimal | int) and isinstance(new, Decimal | int):
-        return Decimal(stored) == Decimal(new)
+    """Equal as the field means them: 0 and 0.00 are the same discount, and a
+    coordinate SQLite kept as 40.967332999999996 is the 40.967333 exported."""
+    numbers = Decimal | int | float
+    if (
+        isinstance(stored, numbers)
+        and isinstance(new, numbers)
+        and not isinstance(stored, bool)
+        and not isinstance(new, bool)
+    ):
+        # Far below the finest step of any stored number (coordinates: 0.000001).
+        return abs(Decimal(str(stored)) - Decimal(str(new))) < Decimal("1e-9")
     return stored == new
 
 
@@ -105,6 +113,7 @@ class _Importer:
         self.job = job
         self.user = user
         self.scope = Scope.for_user(user)
+        self.duplicate_checks = 0
         self.grants = Grants.of(user)
         self.options = json.loads(job.options)
         self.on_match = self.options.get("on_match", "update")
@@ -177,6 +186,43 @@ class _Importer:
     def owner_problem(self, text: str) -> str:
         return gettext("Unknown owner, or not one you may choose: %(owner)s", owner=text)
 
+    def _warn_duplicates(self, batch: Batch, result: importing.RowResult, client: Client) -> None:
+        """Note likely duplicates of a row the dry run would create; it is still created."""
+        self.duplicate_checks += 1
+        if self.duplicate_checks > DUPLICATE_CHECKS:
+            if self.duplicate_checks == DUPLICATE_CHECKS + 1:
+                note = gettext(
+                    "From here on, rows are not checked for likely duplicates "
+                    "(only the first %(num)s new rows are)",
+                    num=DUPLICATE_CHECKS,
+                )
+                batch.report.append([result.line, "warning", "", note, None])
+            return
+        candidate = duplicates.Candidate(
+            name=client.name,
+            city=client.city,
+            fiscal_id=client.fiscal_id,
+            email=client.email,
+            phones=tuple(p for p in (client.phone, client.mobile) if p),
+        )
+        for match in duplicates.likely_duplicates(candidate, self.scope):
+            reason = {
+                "fiscal_id": gettext("same fiscal ID"),
+                "email": gettext("same email"),
+                "phone": gettext("same phone"),
+                "name": gettext("very similar name in the same city"),
+            }[match.reason]
+            if match.visible:
+                text = gettext(
+                    "May be %(name)s, already a client (%(reason)s)", name=match.name, reason=reason
+                )
+            else:
+                text = gettext(
+                    "May be a client you cannot see, already in the portal (%(reason)s)",
+                    reason=reason,
+                )
+            batch.report.append([result.line, "warning", "", text, match.client_id])
+
 
 def _same_as(what: str, line: int) -> str:
     # One message per key, so each can be translated whole.
@@ -200,7 +246,6 @@ class ClientImport(_Importer):
         super().__init__(*args)
         self.zones = portfolio.zones()
         self.segment_rule = portfolio.segment_rule()
-        self.duplicate_checks = 0
 
     def apply(self, results: list[importing.RowResult], *, write: bool) -> Batch:
         batch = Batch()
@@ -279,48 +324,16 @@ class ClientImport(_Importer):
         client.reindex()
         return client
 
-    def _warn_duplicates(self, batch: Batch, result: importing.RowResult, client: Client) -> None:
-        """Note likely duplicates of a row the dry run would create; it is still created."""
-        self.duplicate_checks += 1
-        if self.duplicate_checks > DUPLICATE_CHECKS:
-            if self.duplicate_checks == DUPLICATE_CHECKS + 1:
-                note = gettext(
-                    "From here on, rows are not checked for likely duplicates "
-                    "(only the first %(num)s new rows are)",
-                    num=DUPLICATE_CHECKS,
-                )
-                batch.report.append([result.line, "warning", "", note, None])
-            return
-        candidate = duplicates.Candidate(
-            name=client.name,
-            city=client.city,
-            fiscal_id=client.fiscal_id,
-            email=client.email,
-            phones=tuple(p for p in (client.phone, client.mobile) if p),
-        )
-        for match in duplicates.likely_duplicates(candidate, self.scope):
-            reason = {
-                "fiscal_id": gettext("same fiscal ID"),
-                "email": gettext("same email"),
-                "phone": gettext("same phone"),
-                "name": gettext("very similar name in the same city"),
-            }[match.reason]
-            if match.visible:
-                text = gettext(
-                    "May be %(name)s, already a client (%(reason)s)", name=match.name, reason=reason
-                )
-            else:
-                text = gettext(
-                    "May be a client you cannot see, already in the portal (%(reason)s)",
-                    reason=reason,
-                )
-            batch.report.append([result.line, "warning", "", text, match.client_id])
-
     def _update(
         self, batch: Batch, result: importing.RowResult, client: Client, *, write: bool
     ) -> None:
         key = self._keys(result)[0][0]
         if not self.may_change(client.owner_id):
+            if client.visible_to_all:
+                # Shared with everyone by another team: seen in an export, not ours to change.
+                message = gettext("Shared by another team; left as it was")
+                self.skip(batch, result.line, key, message)
+                return
             message = gettext("Matches a client you may not change")
             self.reject(batch, result.line, key, message)
             return
@@ -724,6 +737,8 @@ class ContactImport(_Importer):
         if "client_domain" in result.link:
             client.website = "https://" + result.link["client_domain"]
         client.reindex()
+        if not write:
+            self._warn_duplicates(batch, result, client)
         if write:
             client.save()
             _created(self.job, "client", [client.id])

@@ -63,7 +63,9 @@ def test_each_reason_is_found_and_the_client_itself_is_not(team: Team) -> None:
     assert reasons(phones=("+34611223344",)) == {by_phone.id: "phone"}
     assert reasons(name="CERAMICAS ORTEGA SL", city="talavera") == {by_name.id: "name"}
     assert reasons(fiscal_id="B12345674", client_id=by_id.id) == {}
-    assert reasons(name="Cerámicas Ortega", city="") == {}
+    # Without a city only the very same name counts, wherever it is.
+    assert reasons(name="Cerámicas Ortiz", city="") == {}
+    assert len(reasons(name="CERÁMICAS ORTEGA, S.L.", city="")) == 2
 
 
 def test_a_match_outside_the_scope_is_not_named(team: Team) -> None:

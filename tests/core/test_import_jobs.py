@@ -261,11 +261,9 @@ def test_a_match_outside_the_scope_is_rejected_without_its_contents(
 
     job = run(team["luis"], text, settings)
 
-    assert (job.created, job.updated, job.rejected) == (0, 0, 2)
-    assert [m for _, _, m in report(job, "rejected")] == [
-        "Matches a client you may not change",
-        "Matches a client you may not change",
-    ]
+    assert (job.created, job.updated, job.rejected, job.skipped) == (0, 0, 1, 1)
+    assert [m for _, _, m in report(job, "rejected")] == ["Matches a client you may not change"]
+    assert [m for _, _, m in report(job, "skipped")] == ["Shared by another team; left as it was"]
     assert Client.get(Client.fiscal_id == "12345678Z").name == "Secreto de Eva"
     log_in(http, "luis@example.com")
     page = http.get(f"/imports/{job.id}").text
@@ -850,3 +848,36 @@ def test_consent_changed_by_an_import_and_its_undo_leave_evidence(
     assert Contact.get_by_id(lola.id).marketing_consent == "given"
     methods = [(r.state, r.method) for r in consent.history(lola)]
     assert methods == [("given", "import"), ("withdrawn", "import"), ("given", "form")]
+
+
+def test_shared_clients_and_stored_coordinates_import_back_unchanged(
+    http: TestClient, team: dict, settings: Settings
+) -> None:
+    # Another branch's client shared with everyone: Ana exports it but may not change it.
+    Client.create(name="Compartida", owner=team["eva"], visible_to_all=True, sort_name="compartida")
+    mine = Client.create(name="Vértice Logística", owner=team["ana"], sort_name="vertice logistica")
+    # What SQLite keeps of a six-decimal coordinate written as a float.
+    Client.update(latitude=40.967332999999996).where(Client.id == mine.id).execute()
+    from tests.conftest import grant
+
+    grant(team["ana"].profile, "clients.coordinates")
+    log_in(http, "ana@example.com")
+    exported = http.get("/clients/export.csv").content
+
+    again = run(team["ana"], exported, settings, name="clients.csv", dry_run=True)
+    assert (again.created, again.updated, again.rejected) == (0, 0, 0), again.report
+    assert again.skipped == 2
+    assert "Shared by another team; left as it was" in json.dumps(json.loads(again.report))
+
+
+def test_a_contacts_import_warns_of_a_company_in_another_portfolio(
+    http: TestClient, team: dict, settings: Settings
+) -> None:
+    Client.create(
+        name="Acacia Energía S.L.", owner=team["eva"], city="", sort_name="acacia energia s.l."
+    )
+    text = "Nombre;Email;Empresa\nMarta Ruiz;marta@acacia.example;Acacia Energía SL\n"
+    dry = run(team["ana"], text, settings, kind="contacts", dry_run=True)
+    report = json.dumps(json.loads(dry.report), ensure_ascii=False)
+    assert "May be a client you cannot see" in report
+    assert "eva" not in report.lower()
