@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -183,6 +183,28 @@ class _Importer:
         for key in keys:
             self.seen.setdefault(key, line)
 
+    def _keys(self, result: importing.RowResult) -> list[tuple[str, str]]:
+        """The keys a row is matched on, strongest first (each import has its own)."""
+        raise NotImplementedError
+
+    def fresh_rows(
+        self, batch: Batch, results: list[importing.RowResult]
+    ) -> Iterator[tuple[importing.RowResult, list[tuple[str, str]]]]:
+        """The rows to match and write, with their keys; a row with errors is
+        rejected and one repeating an earlier row's key skipped on the way."""
+        for result in results:
+            if not result.ok:
+                self.reject_row(batch, result)
+                continue
+            keys = self._keys(result)
+            earlier = self.earlier_line(keys)
+            self.remember(keys, result.line)
+            if earlier is not None:
+                what, line = earlier
+                self.skip(batch, result.line, what, _same_as(what, line))
+                continue
+            yield result, keys
+
     def owner_problem(self, text: str) -> str:
         return gettext("Unknown owner, or not one you may choose: %(owner)s", owner=text)
 
@@ -252,17 +274,7 @@ class ClientImport(_Importer):
         ok = [result for result in results if result.ok]
         found = self._existing(ok)
         to_create: list[tuple[importing.RowResult, Client]] = []
-        for result in results:
-            if not result.ok:
-                self.reject_row(batch, result)
-                continue
-            keys = self._keys(result)
-            earlier = self.earlier_line(keys)
-            self.remember(keys, result.line)
-            if earlier is not None:
-                what, line = earlier
-                self.skip(batch, result.line, what, _same_as(what, line))
-                continue
+        for result, keys in self.fresh_rows(batch, results):
             match = next((found[key] for key in keys if key in found), None)
             if match is None:
                 client = self._new_client(batch, result)
@@ -500,17 +512,7 @@ class ContactImport(_Importer):
         ok = [result for result in results if result.ok]
         clients = self._clients_for(ok)
         contacts = self._existing(ok)
-        for result in results:
-            if not result.ok:
-                self.reject_row(batch, result)
-                continue
-            keys = self._keys(result)
-            earlier = self.earlier_line(keys)
-            self.remember(keys, result.line)
-            if earlier is not None:
-                what, line = earlier
-                self.skip(batch, result.line, what, _same_as(what, line))
-                continue
+        for result, keys in self.fresh_rows(batch, results):
             match = next((contacts[key] for key in keys if key in contacts), None)
             if match is not None:
                 self._update(batch, result, match, write=write)
