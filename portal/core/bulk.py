@@ -122,14 +122,14 @@ def validate(
             message = _("Your profile may not assign or remove: %(tags)s.", tags=tag.name)
             return None, {"value": message}
         return Action(kind, str(tag.id), tag.name), {}
-    allowed = {
-        "status": CLIENT_STATUSES,
-        "segment": ("", *SEGMENTS),
-        "zone": ("", *(zone.name for zone in portfolio.zones())),
-    }.get(kind)
+    if kind == "zone":
+        names = [zone.name for zone in portfolio.zones()]
+        # Without configured zones the zone is free text, as on the client form.
+        allowed: tuple[str, ...] | None = ("", *names) if names else None
+        value = value[:100]
+    else:
+        allowed = {"status": CLIENT_STATUSES, "segment": ("", *SEGMENTS)}.get(kind)
     if allowed is not None and value not in allowed:
-        if kind == "zone" and not portfolio.zones():
-            return Action(kind, value[:100], value[:100]), {}
         return None, {"value": _("Choose one of the options.")}
     return Action(kind, value, value), {}
 

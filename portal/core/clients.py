@@ -16,6 +16,7 @@ from portal.core.models import (
     Client,
     Contact,
     User,
+    Zone,
 )
 from portal.core.permissions import Grants
 from portal.core.visibility import Scope
@@ -112,9 +113,10 @@ def validate(
     _percentage(form, "discount")
     _convert(form, "annual_revenue", _amount, empty=None)
     _convert(form, "employees", _headcount, empty=None)
-    _zone(form, current)
+    zones = portfolio.zones()
+    _zone(form, current, zones)
     if not errors:
-        portfolio.place(values, portfolio.zones(), portfolio.segment_rule())
+        portfolio.place(values, zones, portfolio.segment_rule())
 
     owner_id = parse_id(raw.get("owner", ""))
     owner = None
@@ -199,10 +201,10 @@ def _headcount(text: str) -> int:
     return int(digits)
 
 
-def _zone(form: ClientForm, current: Client | None) -> None:
+def _zone(form: ClientForm, current: Client | None, zones: list[Zone]) -> None:
     """With zones configured, the zone is one of them (or kept as it was)."""
     chosen = form.values["zone"]
-    names = {zone.name for zone in portfolio.zones()}
+    names = {zone.name for zone in zones}
     if chosen and names and chosen not in names and (current is None or chosen != current.zone):
         form.errors["zone"] = _(
             "Choose one of the zones, or leave it empty to place it by postal code."

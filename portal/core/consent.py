@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+import peewee as pw
+
 from portal.core.models import CONSENT_STATES, Client, ConsentRecord, Contact, Suppression, User
 from portal.database import db, utcnow
 from portal.i18n import N_
@@ -88,7 +90,12 @@ def record(
 
 
 def history(contact: Contact) -> list[ConsentRecord]:
-    query = ConsentRecord.select().where(ConsentRecord.contact == contact)
+    # Who recorded each change comes in the same query, not one query a row.
+    query = (
+        ConsentRecord.select(ConsentRecord, User)
+        .join(User, pw.JOIN.LEFT_OUTER, on=(ConsentRecord.actor == User.id))
+        .where(ConsentRecord.contact == contact)
+    )
     return list(query.order_by(ConsentRecord.at.desc(), ConsentRecord.id.desc()))
 
 

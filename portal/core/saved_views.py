@@ -7,7 +7,7 @@ the same checks as any list URL.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import peewee as pw
 
@@ -69,7 +69,3 @@ def delete(user: User, view_id: int | None) -> bool:
             return False
         catalogue.changed()
     return True
-
-
-def filters_of(view: SavedView) -> ClientFilters:
-    return ClientFilters.from_params(dict(parse_qsl(view.query)))
