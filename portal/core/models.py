@@ -13,6 +13,9 @@ CLIENT_STATUSES = ("lead", "prospect", "customer")
 SEGMENTS = ("large", "medium", "small")
 FISCAL_ID_TYPES = ("nif", "nie", "cif", "other", "foreign")
 ACTIVITY_KINDS = ("call", "visit", "email", "note")
+TASK_KINDS = ("call", "visit", "email", "meeting", "other")
+TASK_STATUSES = ("open", "done", "cancelled")
+RECURRENCES = ("", "daily", "weekly", "monthly")
 # Marketing consent of a contact: "" when never asked.
 CONSENT_STATES = ("given", "withdrawn")
 OPPORTUNITY_STATUSES = ("open", "won", "lost")
@@ -477,6 +480,54 @@ class BulkJob(BaseModel):
         indexes = ((("user", "created_at"), False),)
 
 
+class Task(BaseModel):
+    """Something a person has to do, on a day or at a time, maybe again and again.
+
+    A timed task keeps its start as the wall-clock time in the zone it was
+    planned in (`local_start`, `time_zone`) and, derived from them, the instant
+    in UTC (`due_at`): a weekly 09:00 meeting stays at 09:00 after a clock
+    change. An all-day task has a date (`due_on`) and no instant, so it never
+    moves to another day whoever looks at it. `remind_at` is the UTC instant of
+    the next reminder; the worker sends it once and sets `reminded_at`.
+    """
+
+    kind = pw.CharField(max_length=10, default="call")
+    title = pw.CharField(max_length=200)
+    client = pw.ForeignKeyField(Client, null=True, backref="tasks", on_delete="CASCADE")
+    contact = pw.ForeignKeyField(Contact, null=True, backref="tasks", on_delete="SET NULL")
+    assignee = pw.ForeignKeyField(User, backref="tasks", on_delete="RESTRICT")
+    created_by = pw.ForeignKeyField(User, null=True, backref="tasks_created", on_delete="SET NULL")
+    all_day = pw.BooleanField(default=False)
+    due_on = pw.DateField(null=True)
+    local_start = pw.DateTimeField(null=True)
+    time_zone = pw.CharField(max_length=64, default="")
+    due_at = pw.DateTimeField(null=True)
+    duration_minutes = pw.IntegerField(default=30)
+    notes = pw.TextField(default="")
+    status = pw.CharField(max_length=10, default="open")
+    recurrence = pw.CharField(max_length=10, default="")
+    recurrence_until = pw.DateField(null=True)
+    reminder_minutes = pw.IntegerField(null=True)
+    remind_at = pw.DateTimeField(null=True)
+    reminded_at = pw.DateTimeField(null=True)
+    # Where the task came from: "" by hand, "lead" for a web lead's first contact.
+    source = pw.CharField(max_length=20, default="")
+    completed_at = pw.DateTimeField(null=True)
+    outcome = pw.ForeignKeyField(Activity, null=True, backref="tasks", on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+    version = pw.IntegerField(default=1)
+
+    class Meta:
+        table_name = "task"
+        indexes = (
+            (("assignee", "status", "due_at"), False),
+            (("assignee", "status", "due_on"), False),
+            (("client", "status"), False),
+            (("remind_at",), False),
+        )
+
+
 class SchemaMigration(BaseModel):
     name = pw.CharField(max_length=150, primary_key=True)
     applied_at = pw.DateTimeField(default=utcnow)
@@ -541,4 +592,5 @@ CORE_MODELS = (
     ImportJob,
     ImportChange,
     BulkJob,
+    Task,
 )

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import peewee as pw
 
-from portal.core.models import Activity, Client, Contact, Profile, User
+from portal.core.models import Activity, Client, Contact, Profile, Task, User
 from portal.statements import Slot, compiled, slots
 from portal.text import parse_id
 
@@ -177,6 +177,20 @@ class Scope:
 
     def activities(self) -> pw.SelectQuery:
         return self.clients(Activity.select().join(Client))
+
+    def tasks(self, query: pw.SelectQuery | None = None) -> pw.SelectQuery:
+        """Tasks assigned to this user or to anyone whose records the scope covers.
+
+        An assistant owns no clients but still has their own tasks to do.
+        """
+        query = Task.select() if query is None else query
+        if self.sees_all:
+            return query
+        return query.where(self._owner_condition(Task.assignee) | (Task.assignee == self.user.id))
+
+    def task_or_none(self, task_id: object) -> Task | None:
+        key = parse_id(task_id)
+        return None if key is None else self.tasks().where(Task.id == key).first()
 
     def users(self) -> pw.SelectQuery:
         """Active users whose records this scope covers."""
