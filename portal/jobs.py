@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from huey import Huey
+from huey import Huey, crontab
 from huey.storage import RedisStorage, SqliteStorage
 
 from portal.config import Settings
@@ -57,3 +57,12 @@ def run_bulk(job_id: int) -> None:
 
     job = bulk.run_job(job_id)
     logger.info("mass action %s ended as %s", job_id, job.status if job else "missing")
+
+
+@queue.periodic_task(crontab(minute="*"))
+def send_reminders() -> None:
+    """Every minute in the worker: the task reminders whose time has come."""
+    from portal.core import reminders
+    from portal.database import utcnow
+
+    reminders.run(Settings.from_env().with_secret(), utcnow())
