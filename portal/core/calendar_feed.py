@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import icalendar
+import peewee as pw
 
 from portal.core.models import CalendarFeed, Client, Profile, Task, User
 from portal.core.permissions import Grants
@@ -72,7 +73,7 @@ def owner(token: str) -> User | None:
 def feed_tasks(user: User, now: datetime) -> list[Task]:
     return list(
         Task.select(Task, Client.name)
-        .join(Client, on=(Task.client == Client.id), join_type="LEFT OUTER")
+        .join(Client, pw.JOIN.LEFT_OUTER, on=(Task.client == Client.id))
         .where(
             Task.assignee == user.id,
             (Task.status == "open")

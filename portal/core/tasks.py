@@ -111,6 +111,7 @@ def create(
     duration_minutes: int = 30,
     reminder_minutes: int | None = None,
     recurrence: str = "",
+    recurrence_until: date | None = None,
     notes: str = "",
     source: str = "",
 ) -> Task:
@@ -124,6 +125,7 @@ def create(
         created_by=created_by,
         duration_minutes=duration_minutes,
         recurrence=recurrence,
+        recurrence_until=recurrence_until,
         notes=notes,
         source=source,
         created_at=utcnow(),
