@@ -72,7 +72,7 @@ def owner(token: str) -> User | None:
 
 def feed_tasks(user: User, now: datetime) -> list[Task]:
     return list(
-        Task.select(Task, Client.name)
+        Task.select(Task, Client.id, Client.name)
         .join(Client, pw.JOIN.LEFT_OUTER, on=(Task.client == Client.id))
         .where(
             Task.assignee == user.id,
