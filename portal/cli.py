@@ -258,7 +258,7 @@ def import_contacts(
 @main.command()
 @click.option("--workers", default=2, show_default=True, type=int, help="Threads.")
 def worker(workers: int) -> None:
-    """Run the background jobs (large imports, mass actions) queued by the portal."""
+    """Run the background jobs (large imports, mass actions) and the task reminders."""
     from portal import jobs
 
     settings = _settings()
