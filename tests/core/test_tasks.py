@@ -310,3 +310,30 @@ def test_a_leavers_open_tasks_go_to_the_successor(team: SimpleNamespace) -> None
     assert fresh(done).assignee_id == team.ana.id
     entry = AuditEntry.get(AuditEntry.action == "users.deactivated")
     assert json.loads(entry.after)["tasks_moved"] == 1
+
+
+# ---------------------------------------------------------------- personal data
+
+
+def test_a_persons_tasks_are_in_their_data_and_go_with_the_erasure(
+    app: object, team: SimpleNamespace
+) -> None:
+    from portal.core import gdpr
+
+    person = Client(name="Lucía Pardo", kind="person", owner=team.ana)
+    person.reindex()
+    person.save()
+    task = tasks.create(
+        team.ana, "Llamar a Lucía Pardo", When.all_day(date(2027, 3, 1)), client=person,
+        notes="Prefiere la tarde",
+    )  # fmt: skip
+    subject = gdpr.Subject("client", person.id)
+    plugins = app.state.plugins  # type: ignore[attr-defined]
+
+    held = gdpr.personal_data(subject, plugins)
+    assert [row["notes"] for row in held["tasks"]] == ["Prefiere la tarde"]
+
+    gdpr.erase(subject, plugins, actor=team.boss)
+    erased = fresh(task)
+    assert erased.notes == ""
+    assert "Lucía" not in erased.title and "Pardo" not in erased.title
