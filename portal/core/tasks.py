@@ -251,6 +251,9 @@ def save(task: Task, values: dict, when: When, *, expected_version: int) -> None
         setattr(task, name, value)
     if moved:
         place(task, when, task.reminder_minutes)
+        if task.recurrence and task.due_at is not None and task.due_at < utcnow():
+            # The pending occurrence has begun: remind of the next one, not of it.
+            task.remind_at = next_reminder(task, utcnow())
     columns = {
         **values,
         **_due_columns(task),

@@ -376,6 +376,12 @@ def test_the_client_page_lists_its_open_tasks(http: TestClient, org: SimpleNames
     assert f'<option value="{org.client.id}" selected>' in form
     assert "Pilar" in form  # its contacts are offered
 
+    fields = new_task(assignee=org.ana.id, client=org.client.id, contact=org.contact.id)
+    fields["next"] = re.search(r'name="next" value="([^"]+)"', form).group(1)
+    answer = post_form(http, "/agenda/tasks/new", fields)
+    assert answer.headers["location"] == f"/clients/{org.client.id}#tasks"
+    assert "Visita" in http.get(f"/clients/{org.client.id}").text
+
 
 def test_htmx_gets_only_the_agenda(http: TestClient, org: SimpleNamespace) -> None:
     log_in(http, "ana@example.com")

@@ -88,7 +88,7 @@ def _span(view: str, anchor: date) -> tuple[date, date, date, date]:
     return first, following - timedelta(days=1), previous, following
 
 
-def _who(request: Request, scope: Scope, team: list[User]) -> tuple[str, int | None]:
+def _who(request: Request, team: list[User]) -> tuple[str, int | None]:
     """`mine` or `team`, and the one teammate chosen (if any, and visible)."""
     who = request.query_params.get("who", "mine")
     if who != "team" or not team:
@@ -170,7 +170,7 @@ async def agenda(request: Request) -> Response:
     anchor = _anchor(request.query_params.get("date"))
     first, last, previous, following = _span(view, anchor)
     team = [person for person in scope.users().order_by(User.name) if person.id != user.id]
-    who, assignee = _who(request, scope, team)
+    who, assignee = _who(request, team)
     now = utcnow()
     query = _filtered(scope, user, who, assignee)
     days = agenda_items(query.clone(), first, last, current_zone.get(), now)
@@ -538,6 +538,8 @@ async def task_new(request: Request) -> Response:
         form = {
             "kind": "call", "assignee": str(user.id), "day": day.isoformat(), "time": "09:00",
             "duration": "30", "client": str(client.id) if client else "",
+            # Started from a client's page: back there once saved.
+            "next": f"/clients/{client.id}#tasks" if client else "",
         }  # fmt: skip
         return _form_page(request, form, {}, task=None, client=client)
     raw = await form_values(request)
@@ -597,6 +599,8 @@ async def feed_page(request: Request) -> Response:
     user: User = request.state.user
     address = ""
     if request.method == "POST":
+        # Answered with the page itself, not a redirect: the address is shown
+        # this once and must not travel in a URL or be stored to show again.
         await form_values(request)
         token = calendar_feed.issue(user)
         base = request.app.state.settings.base_url
