@@ -65,4 +65,4 @@ def send_reminders() -> None:
     from portal.core import reminders
     from portal.database import utcnow
 
-    reminders.run(Settings.from_env().with_secret(), utcnow())
+    reminders.run(Settings.from_env(), utcnow())

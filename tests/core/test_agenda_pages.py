@@ -436,3 +436,21 @@ def test_a_fresh_profile_opens_the_agenda(http: TestClient, app: object) -> None
 
     assert http.get("/agenda").status_code == 200
     assert 'href="/agenda"' in http.get("/").text
+
+
+def test_a_reminder_reads_in_the_readers_zone_on_the_notifications_page(
+    http: TestClient, org: SimpleNamespace
+) -> None:
+    from portal.core import reminders
+
+    tasks.create(
+        org.north, "Llamar a Olivar", When.at(datetime(2027, 3, 29, 10), MEXICO),
+        reminder_minutes=15,
+    )  # fmt: skip
+    assert len(reminders.send_due(datetime(2027, 3, 29, 15, 45))) == 1
+    log_in(http, "north@example.com")
+
+    page = http.get("/notifications").text
+
+    assert "Task due: Llamar a Olivar" in page
+    assert "10:00" in page  # Mexico City, not 16:00 UTC nor Madrid's 18:00

@@ -337,3 +337,26 @@ def test_a_persons_tasks_are_in_their_data_and_go_with_the_erasure(
     erased = fresh(task)
     assert erased.notes == ""
     assert "Lucía" not in erased.title and "Pardo" not in erased.title
+
+
+def test_the_worker_sends_due_reminders_every_minute(
+    team: SimpleNamespace, settings: Settings, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal import jobs
+    from portal.database import utcnow
+
+    for name, value in (("DATABASE_URL", settings.database_url),
+                        ("CARTERA_DATA_DIR", str(settings.data_dir)),
+                        ("CARTERA_SMTP_URL", settings.smtp_url)):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    soon = tasks.to_local(utcnow() + timedelta(minutes=10), MADRID).replace(microsecond=0)
+    meeting(team.ana, soon, MADRID, reminder_minutes=15)
+
+    for minute in (0, 59):
+        due = jobs.queue.read_periodic(datetime(2027, 3, 28, 2, minute))
+        assert "send_reminders" in {task.name.rpartition(".")[2] for task in due}
+    jobs.send_reminders.call_local()
+    jobs.send_reminders.call_local()
+
+    assert Notification.select().where(Notification.user == team.ana.id).count() == 1
+    assert len(mailbox.to("ana@example.com")) == 1
