@@ -215,11 +215,22 @@ def occurrences_between(task: Task, first: date, last: date) -> Iterator[Occurre
             yield occurrence
 
 
-def following(task: Task) -> Occurrence | None:
-    """The occurrence after the pending one; None when the series ends (or is none)."""
+def following(task: Task, now: datetime) -> Occurrence | None:
+    """The occurrence to move on to from the pending one; None when the series ends.
+
+    That is the next one still to come: occurrences missed meanwhile (a daily
+    call nobody closed for a week) are skipped, not left to close one by one.
+    An all-day occurrence on today's date (UTC) is still to come.
+    """
     if not task.recurrence:
         return None
-    return next(repetitions(task, 1), None)
+    start = max(1, _skip_to(task.due_on, task.recurrence, now.date() - timedelta(days=2)))
+    for occurrence in repetitions(task, start):
+        if occurrence.starts_at is None and occurrence.day >= now.date():
+            return occurrence
+        if occurrence.starts_at is not None and occurrence.starts_at > now:
+            return occurrence
+    return None
 
 
 def next_reminder(task: Task, now: datetime) -> datetime | None:
@@ -291,8 +302,8 @@ def complete(
     """Mark the pending occurrence done and log its outcome on the client, in one step.
 
     The activity and the task's change commit together or not at all. A
-    recurring task moves on to its next occurrence, at the same local time,
-    and closes only when the series has no more.
+    recurring task moves on to its next occurrence still to come, at the same
+    local time, and closes only when the series has no more.
     """
     now = now or utcnow()
     with db.atomic():
@@ -308,7 +319,7 @@ def complete(
         elif notes:
             # No client to log it on: the outcome stays with the task.
             columns["notes"] = (task.notes + "\n\n" + notes).strip()
-        upcoming = following(task)
+        upcoming = following(task, now)
         if upcoming is None:
             columns.update(status="done", completed_at=now)
         else:

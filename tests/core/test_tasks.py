@@ -272,7 +272,7 @@ def test_a_completion_failing_halfway_leaves_no_activity(
 ) -> None:
     task = meeting(team.ana, datetime(2027, 7, 14, 10, 0), MADRID, client=team.client)
 
-    def broken(task: Task) -> None:
+    def broken(task: Task, now: datetime) -> None:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(tasks, "following", broken)
@@ -281,6 +281,23 @@ def test_a_completion_failing_halfway_leaves_no_activity(
 
     assert Activity.select().count() == 0
     assert (fresh(task).status, fresh(task).outcome_id) == ("open", None)
+
+
+def test_completing_a_series_left_alone_for_days_moves_it_to_what_is_still_to_come(
+    team: SimpleNamespace,
+) -> None:
+    daily = meeting(team.ana, datetime(2027, 7, 5, 9, 0), MADRID, recurrence="daily")
+    all_day = tasks.create(
+        team.ana, "Revisar pedidos", When.all_day(date(2027, 7, 5)), recurrence="daily"
+    )
+    now = datetime(2027, 7, 9, 8, 0)  # Friday, 10:00 in Madrid
+
+    for task in (daily, all_day):
+        tasks.complete(task, team.ana, outcome_kind="note", notes="", expected_version=1, now=now)
+
+    # Friday's 09:00 has passed: Saturday's is next. The all-day one is due today.
+    assert fresh(daily).local_start == datetime(2027, 7, 10, 9, 0)
+    assert fresh(all_day).due_on == date(2027, 7, 9)
 
 
 def test_the_last_occurrence_of_a_series_closes_it(team: SimpleNamespace) -> None:
