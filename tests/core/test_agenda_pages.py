@@ -234,9 +234,9 @@ def test_people_clients_and_contacts_out_of_reach_are_refused(
 def test_with_many_clients_the_form_searches_them(
     http: TestClient, org: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from portal.core.routes import agenda
+    from portal.core import task_forms
 
-    monkeypatch.setattr(agenda, "CLIENT_CHOICES", 0)
+    monkeypatch.setattr(task_forms, "CLIENT_CHOICES", 0)
     twin = Client(name="Olivar Norte", owner=org.ana)
     twin.reindex()
     twin.save()
