@@ -20,6 +20,7 @@ from portal.core import importer, notifications, outbox
 from portal.core.permissions import Registry
 from portal.core.routes import (
     account,
+    agenda,
     audit,
     auth,
     bulk,
@@ -75,6 +76,7 @@ def create_app(
         *views.routes,
         *privacy.routes,
         *vacations.routes,
+        *agenda.routes,
         *audit.routes,
         *mail.routes,
         *collect(manager.hook.register_routes, settings=settings),

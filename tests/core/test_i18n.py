@@ -323,6 +323,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers.update(_vacation_pages(http, user))
     answers.update(_lifetime_pages(http, user))
     answers.update(_merge_pages(http, user, client))
+    answers.update(_agenda_pages(http, user, client))
     twin = {"name": client.name, "kind": "company", "status": "lead", "owner": user.id,
             "country": "ES", "email": client.email or "x@example.com"}  # fmt: skip
     Client.update(email=twin["email"]).where(Client.id == client.id).execute()
@@ -351,6 +352,31 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     assert {path: found for path, found in leftovers.items() if found} == {}
     every_template = {p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.html")}
     assert every_template - recorder.names == set()
+
+
+def _agenda_pages(http: TestClient, user: User, client: Client) -> dict[str, Any]:
+    """The agenda's three views, a task's pages and the calendar feed page."""
+    from portal.core import tasks
+
+    start = datetime.combine(date.today(), datetime.min.time()).replace(hour=10)
+    weekly = tasks.create(
+        user, "Reunión semanal", tasks.When.at(start, "Europe/Madrid"), kind="meeting",
+        client=client, recurrence="weekly", reminder_minutes=15,
+    )  # fmt: skip
+    tasks.create(user, "Feria", tasks.When.all_day(date.today() - timedelta(days=3)))
+    paths = [
+        "/agenda",
+        "/agenda?view=day&who=team",
+        "/agenda?view=month",
+        "/agenda/tasks/new",
+        f"/agenda/tasks/{weekly.id}",
+        f"/agenda/tasks/{weekly.id}/edit",
+        f"/agenda/tasks/{weekly.id}/delete",
+        "/agenda/feed",
+    ]
+    answers = {path: http.get(path) for path in paths}
+    answers["feed address"] = post_form(http, "/agenda/feed")
+    return answers
 
 
 def _vacation_pages(http: TestClient, user: User) -> dict[str, Any]:
