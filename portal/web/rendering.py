@@ -10,8 +10,6 @@ from urllib.parse import urlencode
 
 import jinja2
 import markupsafe
-from jinja2.compiler import CodeGenerator, Frame
-from jinja2.nodes import Expr
 from jinja2.runtime import Context
 from jinja2.utils import _PassArg
 from jinja2_fragments import render_block
@@ -49,17 +47,17 @@ def escape(value: object) -> Markup:
     return markupsafe.escape(value)
 
 
-class _CodeGenerator(CodeGenerator):
-    """Jinja's compiler, printing `{{ value }}` through `escape` above."""
+class _Template(jinja2.Template):
+    """Jinja's template, whose compiled code escapes with `escape` above."""
 
-    def _output_child_pre(self, node: Expr, frame: Frame, finalize: Any) -> None:
-        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape:
-            super()._output_child_pre(node, frame, finalize)
-            return
-        # `environment` is a global of every compiled template module.
-        self.write("environment.escape(")
-        if finalize.src is not None:
-            self.write(finalize.src)
+    @classmethod
+    def _from_namespace(
+        cls, environment: jinja2.Environment, namespace: dict, globals: dict
+    ) -> jinja2.Template:
+        # The compiled module imports markupsafe's escape among its globals, and
+        # every `{{ value }}` looks the name up there as the template runs.
+        namespace["escape"] = escape
+        return super()._from_namespace(environment, namespace, globals)
 
 
 _ROUTINES = (FunctionType, MethodType, BuiltinFunctionType)
@@ -91,9 +89,8 @@ class _Context(Context):
 
 
 class _Environment(jinja2.Environment):
-    code_generator_class = _CodeGenerator
+    template_class = _Template
     context_class = _Context
-    escape = staticmethod(escape)
 
 
 def build_environment(extra_dirs: list[Path], settings: Any) -> jinja2.Environment:
