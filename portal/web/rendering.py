@@ -103,6 +103,9 @@ def build_environment(extra_dirs: list[Path], settings: Any) -> jinja2.Environme
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        # Templates ship with the code and change only with a restart; checking
+        # each file's mtime cost three stat calls a page (page, layout, macros).
+        auto_reload=False,
     )
     env.install_gettext_callables(i18n.gettext, _template_ngettext, newstyle=True)
     env.globals["_"] = _template_gettext
