@@ -66,7 +66,7 @@ _ROUTINES = (FunctionType, MethodType, BuiltinFunctionType)
 class _Context(Context):
     """Jinja's context, with a shorter way to call plain functions and methods."""
 
-    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         # Jinja's `call` asks every callee twice whether it takes the context
         # first; a list page makes some sixty calls (`_`, `grants.has`,
         # `urlencode`...). Objects with a `__call__` of their own and functions
