@@ -104,6 +104,9 @@ _CLIENT_MENUS = {
     "menu.clients": "",
     "menu.clients.import": "",
     "menu.clients.export": "",
+    "menu.opportunities": "",
+    "menu.opportunities.funnel": "",
+    "opportunities.edit": "",
     "menu.vacations": "",
     "menu.vacations.calendar": "",
 }
@@ -117,6 +120,7 @@ _GRANTS = {
         "menu.admin.users": "",
         "menu.admin.permissions": "",
         "menu.admin.portfolio": "",
+        "menu.admin.pipelines": "",
         "clients.bulk": "",
         "clients.gdpr": "",
         "clients.discount": "25",
@@ -134,6 +138,7 @@ _GRANTS = {
     "Comercial": {**_CLIENT_MENUS, "clients.discount": "10"},
     "Asistencia": {
         "menu.clients": "",
+        "menu.opportunities": "",
         "menu.vacations": "",
         "menu.vacations.calendar": "",
         "clients.coordinates": "",

@@ -221,7 +221,7 @@ def client_panel(request: Request, client: Client) -> dict:
     if not grants_of(request).has("menu.opportunities"):
         return {"opportunities": None}
     query = (
-        Opportunity.select(Opportunity, Stage, User.name.alias("owner_name"))
+        Opportunity.select(Opportunity, Stage, User.id, User.name)
         .join(Stage, on=(Opportunity.stage == Stage.id))
         .switch(Opportunity)
         .join(User, on=(Opportunity.owner == User.id))
