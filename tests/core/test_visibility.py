@@ -31,7 +31,10 @@ from portal.core.models import (
     ConsentRecord,
     Contact,
     LoginFailure,
+    Opportunity,
     Profile,
+    Stage,
+    StageChange,
     Suppression,
     User,
     UserSession,
@@ -50,7 +53,7 @@ STATUSES = ("lead", "prospect", "customer")
 FUNCTION_FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 # Children before parents, so no foreign key refuses a delete.
 RESET_ORDER = (
-    ConsentRecord, Suppression, AuditEntry, Activity, Contact, Client, UserSession, LoginFailure,
+    StageChange, Opportunity, ConsentRecord, Suppression, AuditEntry, Activity, Contact, Client, UserSession, LoginFailure,
     User, Profile,
 )  # fmt: skip
 
@@ -103,6 +106,20 @@ def expected_visible(
     return visible
 
 
+def opportunities_for(user: User) -> set[int]:
+    """Ids of the opportunities `user` may see and change: their owner is in reach.
+
+    A shared client shares nothing else: the rule for changing clients applies.
+    """
+    deals = [
+        SimpleNamespace(id=row.id, owner_id=row.owner_id, visible_to_all=False)
+        for row in Opportunity.select(Opportunity.id, Opportunity.owner)
+    ]
+    return expected_visible(
+        user, list(Profile.select()), list(User.select()), deals, to_change=True
+    )
+
+
 def reference_for(user: User, *, to_change: bool = False) -> set[int]:
     """The reference applied to what the database holds right now."""
     return expected_visible(
@@ -132,6 +149,8 @@ class ClientSpec:
     word: str
     contacts: int
     activity_authors: tuple[int, ...]
+    # Owners of the client's opportunities: anyone who may own, not only its owner.
+    opportunity_owners: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,6 +187,7 @@ def worlds(draw: st.DrawFn, max_clients: int = 40) -> World:
             word=st.sampled_from(WORDS),
             contacts=st.integers(0, 2),
             activity_authors=st.lists(st.integers(0, len(users) - 1), max_size=2).map(tuple),
+            opportunity_owners=st.lists(st.sampled_from(owners), max_size=1).map(tuple),
         )
         size = draw(st.integers(0, max_clients))
         clients = draw(st.lists(one, min_size=size, max_size=size))
@@ -231,6 +251,8 @@ def build(world: World) -> list[User]:
                     kind="call",
                     subject="Called",
                 )
+            for owner in spec.opportunity_owners:
+                Opportunity.create(client=client, owner=users[owner], title=f"Deal {number}")
     return [User.get_by_id(user.id) for user in users]
 
 
@@ -271,6 +293,11 @@ def test_scope_matches_reference(database: pw.Database, world: World) -> None:
         assert {c.id for c in scope.changeable()} == may_change
         changing = {k for k in all_ids if scope.client_or_none(k, to_change=True)}
         assert changing == may_change
+
+        deals = opportunities_for(user)
+        assert {o.id for o in scope.opportunities()} == deals
+        every_deal = [o.id for o in Opportunity.select(Opportunity.id)]
+        assert {k for k in every_deal if scope.opportunity_or_none(k)} == deals
 
 
 # --- named cases --------------------------------------------------------------
@@ -544,6 +571,39 @@ def check_refusals(http: TestClient, visible: set[int], hidden: list[int], csrf:
     assert snapshot()[:3] == before[:3]
 
 
+def check_opportunities(http: TestClient, user: User, csrf: str) -> None:
+    """The board shows exactly the opportunities in reach; the others answer 404."""
+    visible = opportunities_for(user)
+    board = http.get("/opportunities")
+    assert board.status_code == 200
+    assert {int(k) for k in re.findall(r'id="opportunity-(\d+)"', board.text)} == visible
+    # The client page lists only those in reach, even beside others' deals.
+    client = Client.get_by_id(Opportunity.get_by_id(min(visible)).client_id) if visible else None
+    if client is not None and client.id in reference_for(user):
+        panel = http.get(f"/clients/{client.id}").text
+        shown = {int(k) for k in re.findall(r'href="/opportunities/(\d+)/edit"', panel)}
+        assert shown == {o.id for o in client.opportunities if o.id in visible}
+
+    hidden = sorted({o.id for o in Opportunity.select(Opportunity.id)} - visible)[:2]
+    before = list(Opportunity.select().order_by(Opportunity.id).dicts())
+    won = Stage.get(Stage.kind == "won").id
+    for key in hidden:
+        for method, url, form in (
+            ("GET", f"/opportunities/{key}/edit", None),
+            ("POST", f"/opportunities/{key}/edit", {"title": "Spy", "csrf_token": csrf}),
+            ("POST", f"/opportunities/{key}/move", {"stage": won, "csrf_token": csrf}),
+            ("GET", f"/opportunities/{key}/delete", None),
+            ("POST", f"/opportunities/{key}/delete", {"csrf_token": csrf}),
+        ):
+            answer = http.request(method, url, data=form, follow_redirects=False)
+            assert answer.status_code == 404, (method, url)
+    assert list(Opportunity.select().order_by(Opportunity.id).dicts()) == before
+    if visible:
+        key = min(visible)
+        assert http.get(f"/opportunities/{key}/edit").status_code == 200
+        assert http.get(f"/opportunities/{key}/delete").status_code == 200
+
+
 def check_acceptance(http: TestClient, key: int, csrf: str, changeable: bool) -> None:
     """The same requests on a visible client get through, so a 404 is visibility.
 
@@ -599,6 +659,7 @@ def test_every_verb_over_http_matches_reference(http: TestClient, world: World) 
         check_reads(http, user, visible, WORDS[index % len(WORDS)])
         # Three hidden clients per user; hypothesis varies which ones they are.
         check_refusals(http, visible, hidden[:3], csrf)
+        check_opportunities(http, user, csrf)
         changeable = reference_for(user, to_change=True)
         assert changeable <= visible
         for key in sorted(visible)[:1] + sorted(visible - changeable)[:1]:
