@@ -75,6 +75,15 @@ ACTION_LABELS = {
     "imports.clients": N_("Clients imported"),
     "imports.contacts": N_("Contacts imported"),
     "imports.undone": N_("Import undone"),
+    "clients.status.changed": N_("Client's status changed"),
+    "opportunities.created": N_("Opportunity created"),
+    "opportunity.stage_changed": N_("Opportunity moved to another stage"),
+    "opportunities.deleted": N_("Opportunity deleted"),
+    "pipelines.created": N_("Pipeline created"),
+    "pipelines.updated": N_("Pipeline renamed"),
+    "pipelines.stage.created": N_("Stage added"),
+    "pipelines.stage.updated": N_("Stage changed"),
+    "pipelines.stage.deleted": N_("Stage deleted"),
 }
 OBJECT_LABELS = {
     "profile": N_("Profile"),
@@ -82,6 +91,9 @@ OBJECT_LABELS = {
     "client": N_("Client"),
     "contact": N_("Contact"),
     "import_job": N_("Import"),
+    "opportunity": N_("Opportunity"),
+    "pipeline": N_("Pipeline"),
+    "stage": N_("Stage"),
 }
 
 

@@ -52,7 +52,7 @@ SOURCES = {
     "event": N_("Event"),
     "other": N_("Other"),
 }
-KIND_LABELS = {"open": N_("Open"), "won": N_("Won"), "lost": N_("Lost")}
+KIND_LABELS = {"open": N_("In progress"), "won": N_("Won"), "lost": N_("Lost")}
 # Lifecycle order of a client's status; it only ever moves up from here.
 _RANK = {"lead": 0, "prospect": 1, "customer": 2}
 TITLE_LIMIT = 200
