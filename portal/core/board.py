@@ -65,10 +65,18 @@ def columns(
         return []
     query = (
         Opportunity.select(
-            Opportunity.id, Opportunity.title, Opportunity.amount, Opportunity.probability,
-            Opportunity.expected_close, Opportunity.stage, Opportunity.status,
-            Opportunity.lost_reason, Opportunity.owner, Opportunity.client,
-            Client.name.alias("client_name"), User.name.alias("owner_name"),
+            Opportunity.id,
+            Opportunity.title,
+            Opportunity.amount,
+            Opportunity.probability,
+            Opportunity.expected_close,
+            Opportunity.stage,
+            Opportunity.status,
+            Opportunity.lost_reason,
+            Opportunity.owner,
+            Opportunity.client,
+            Client.name.alias("client_name"),
+            User.name.alias("owner_name"),
         )  # fmt: skip
         .join(Client, on=(Opportunity.client == Client.id))
         .switch(Opportunity)
@@ -79,9 +87,7 @@ def columns(
             (Opportunity.status == "open")
             | (Opportunity.closed_on >= today - timedelta(days=CLOSED_DAYS)),
         )
-        .order_by(
-            Opportunity.expected_close.is_null(), Opportunity.expected_close, Opportunity.id
-        )
+        .order_by(Opportunity.expected_close.is_null(), Opportunity.expected_close, Opportunity.id)
     )
     if owner is not None:
         query = query.where(Opportunity.owner == owner)

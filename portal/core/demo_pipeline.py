@@ -64,7 +64,7 @@ def create_opportunities(rng: random.Random, now: datetime) -> int:
     for client in Client.select(*columns).order_by(Client.id).namedtuples():
         rows += pipeline.of(client)
     if rows:
-        first = (Opportunity.select(Opportunity.id).order_by(Opportunity.id.desc()).scalar() or 0)
+        first = Opportunity.select(Opportunity.id).order_by(Opportunity.id.desc()).scalar() or 0
         _insert(Opportunity, rows)
         # A generator of its own, drawn once from the first: the rows above stay as they were.
         history = _history(random.Random(rng.getrandbits(32)), rows, stages, first, now)

@@ -110,16 +110,20 @@ def tallies(
         cohort = cohort.where(Opportunity.created_at >= since)
     rows = list(
         Opportunity.select(
-            Opportunity.id, Opportunity.owner, Opportunity.status,
-            Opportunity.amount, Opportunity.stage,
+            Opportunity.id,
+            Opportunity.owner,
+            Opportunity.status,
+            Opportunity.amount,
+            Opportunity.stage,
         )  # fmt: skip
         .where(Opportunity.id.in_(cohort))
         .tuples()
     )
     history: dict[int, list[tuple[datetime, int, int]]] = defaultdict(list)
     changes = (
-        StageChange.select(StageChange.opportunity, StageChange.at, StageChange.id,
-                           StageChange.to_stage)  # fmt: skip
+        StageChange.select(
+            StageChange.opportunity, StageChange.at, StageChange.id, StageChange.to_stage
+        )  # fmt: skip
         .where(StageChange.opportunity.in_(cohort))
         .tuples()
     )
@@ -192,9 +196,7 @@ def rows_for(scope: Scope, by_owner: dict[int, Tally]) -> tuple[list[Row], Tally
     for person in people:
         own = by_owner.get(person.id, Tally())
         theirs = Scope(person, scope.tree)
-        team_owners = [
-            owner for owner in owners if theirs.covers(owner, profile_of[owner])
-        ]
+        team_owners = [owner for owner in owners if theirs.covers(owner, profile_of[owner])]
         team = None
         if any(owner != person.id for owner in team_owners):
             team = Tally()

@@ -486,9 +486,7 @@ class StageChange(BaseModel):
     """
 
     opportunity = pw.ForeignKeyField(Opportunity, backref="stage_changes", on_delete="CASCADE")
-    from_stage = pw.ForeignKeyField(
-        Stage, null=True, backref="changes_from", on_delete="SET NULL"
-    )
+    from_stage = pw.ForeignKeyField(Stage, null=True, backref="changes_from", on_delete="SET NULL")
     to_stage = pw.ForeignKeyField(Stage, backref="changes_to", on_delete="CASCADE")
     user = pw.ForeignKeyField(User, null=True, backref="stage_changes", on_delete="SET NULL")
     at = pw.DateTimeField(default=utcnow)

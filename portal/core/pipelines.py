@@ -309,7 +309,11 @@ def change_stage(
             target=opportunity,
             label=opportunity.title,
             before={"stage": old.name, "status": old.kind},
-            after={"stage": stage.name, "status": stage.kind, "lost_reason": changes["lost_reason"]},
+            after={
+                "stage": stage.name,
+                "status": stage.kind,
+                "lost_reason": changes["lost_reason"],
+            },
             ip=ip,
         )
         if stage.kind == "won":
@@ -423,9 +427,7 @@ def rename_pipeline(pipeline: Pipeline, raw: dict[str, str], *, actor: User, ip:
 def add_stage(pipeline: Pipeline, raw: dict[str, str], *, actor: User, ip: str = "") -> Stage:
     values = _stage_values(raw)
     with db.atomic():
-        last = (
-            Stage.select(pw.fn.MAX(Stage.position)).where(Stage.pipeline == pipeline.id).scalar()
-        )
+        last = Stage.select(pw.fn.MAX(Stage.position)).where(Stage.pipeline == pipeline.id).scalar()
         stage = Stage.create(pipeline=pipeline, position=(last or 0) + 1, **values)
         audit.record("pipelines.stage.created", actor=actor, target=stage, after=values, ip=ip)
     return stage

@@ -86,9 +86,7 @@ class Opportunity(BaseModel):
 
 class StageChange(BaseModel):
     opportunity = pw.ForeignKeyField(Opportunity, backref="stage_changes", on_delete="CASCADE")
-    from_stage = pw.ForeignKeyField(
-        Stage, null=True, backref="changes_from", on_delete="SET NULL"
-    )
+    from_stage = pw.ForeignKeyField(Stage, null=True, backref="changes_from", on_delete="SET NULL")
     to_stage = pw.ForeignKeyField(Stage, backref="changes_to", on_delete="CASCADE")
     user = pw.ForeignKeyField(User, null=True, backref="stage_changes", on_delete="SET NULL")
     at = pw.DateTimeField(default=_utcnow)
@@ -121,11 +119,7 @@ def _place_opportunities(ids: dict[str, int]) -> None:
             stage = ids[status]
         else:
             stage = ids.get(old.strip().lower().replace("_", " "), ids["open"])
-        (
-            Opportunity.update({pw.Entity("stage_id"): stage})
-            .where(Opportunity.id == key)
-            .execute()
-        )
+        (Opportunity.update({pw.Entity("stage_id"): stage}).where(Opportunity.id == key).execute())
 
 
 def _grant_new_keys() -> None:
@@ -144,9 +138,7 @@ def apply(database: pw.Database) -> None:
         database.create_tables([Pipeline, Stage])
         ids = _default_pipeline()
         migrator = SchemaMigrator.from_database(database)
-        pipeline = pw.ForeignKeyField(
-            Pipeline, field=Pipeline.id, null=True, on_delete="RESTRICT"
-        )
+        pipeline = pw.ForeignKeyField(Pipeline, field=Pipeline.id, null=True, on_delete="RESTRICT")
         stage = pw.ForeignKeyField(Stage, field=Stage.id, null=True, on_delete="RESTRICT")
         migrate(
             migrator.add_column("opportunity", "pipeline_id", pipeline),

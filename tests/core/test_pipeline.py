@@ -129,7 +129,9 @@ def test_an_htmx_move_answers_the_two_columns_out_of_band(
     )
 
     assert answer.status_code == 200
-    swapped = re.findall(r'<section class="column" id="stage-(\d+)"[^>]*hx-swap-oob="true"', answer.text)
+    swapped = re.findall(
+        r'<section class="column" id="stage-(\d+)"[^>]*hx-swap-oob="true"', answer.text
+    )
     assert sorted(map(int, swapped)) == sorted([stage("Qualification").id, stage("Negotiation").id])
     assert "<html" not in answer.text
     assert Opportunity.get_by_id(deal.id).stage_id == stage("Negotiation").id

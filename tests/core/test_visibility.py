@@ -53,8 +53,8 @@ STATUSES = ("lead", "prospect", "customer")
 FUNCTION_FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 # Children before parents, so no foreign key refuses a delete.
 RESET_ORDER = (
-    StageChange, Opportunity, ConsentRecord, Suppression, AuditEntry, Activity, Contact, Client, UserSession, LoginFailure,
-    User, Profile,
+    StageChange, Opportunity, ConsentRecord, Suppression, AuditEntry, Activity, Contact,
+    Client, UserSession, LoginFailure, User, Profile,
 )  # fmt: skip
 
 

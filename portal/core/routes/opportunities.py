@@ -279,13 +279,7 @@ routes = [
     Route("/opportunities", opportunity_board, name="opportunities"),
     Route("/opportunities/funnel", opportunity_funnel, name="funnel"),
     Route("/opportunities/{opportunity_id:id}/move", opportunity_move, methods=["POST"]),
-    Route(
-        "/opportunities/{opportunity_id:id}/edit", opportunity_edit, methods=["GET", "POST"]
-    ),
-    Route(
-        "/opportunities/{opportunity_id:id}/delete", opportunity_delete, methods=["GET", "POST"]
-    ),
-    Route(
-        "/clients/{client_id:id}/opportunities/new", opportunity_new, methods=["GET", "POST"]
-    ),
+    Route("/opportunities/{opportunity_id:id}/edit", opportunity_edit, methods=["GET", "POST"]),
+    Route("/opportunities/{opportunity_id:id}/delete", opportunity_delete, methods=["GET", "POST"]),
+    Route("/clients/{client_id:id}/opportunities/new", opportunity_new, methods=["GET", "POST"]),
 ]
