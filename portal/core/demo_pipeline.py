@@ -14,7 +14,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from portal.core.models import Client, Opportunity, Pipeline, Stage, StageChange
+from portal.core.models import Client, Opportunity, Stage, StageChange
+from portal.core.pipelines import default_pipeline
 from portal.database import db
 
 # Days between purchases a customer usually keeps, and how often each rhythm is.
@@ -57,7 +58,7 @@ def create_opportunities(rng: random.Random, now: datetime) -> int:
         Client.segment,
         Client.created_at,
     )
-    default = Pipeline.get(Pipeline.is_default == True)  # noqa: E712
+    default = default_pipeline()
     stages = list(Stage.select().where(Stage.pipeline == default).order_by(Stage.position))
     pipeline = _Pipeline(rng, now.date(), stages)
     rows: list[dict[str, object]] = []

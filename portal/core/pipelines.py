@@ -25,24 +25,19 @@ from portal.i18n import N_, UserError, current_language, local_today
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
 
-# The names migration 0012 gives the default pipeline, marked for the catalogue.
-DEFAULT_NAMES = (
-    N_("Sales"),
-    N_("Qualification"),
-    N_("Needs analysis"),
-    N_("Proposal"),
-    N_("Negotiation"),
-    N_("Won"),
-    N_("Lost"),
+# The default pipeline, as migration 0012 creates it: msgids, translated where shown.
+DEFAULT_PIPELINE = N_("Sales")
+DEFAULT_STAGES = (
+    (N_("Qualification"), 10, "open"),
+    (N_("Needs analysis"), 25, "open"),
+    (N_("Proposal"), 50, "open"),
+    (N_("Negotiation"), 75, "open"),
+    (N_("Won"), 100, "won"),
+    (N_("Lost"), 0, "lost"),
 )
-# A new pipeline starts with these stages (msgids), which the administrator renames.
-NEW_PIPELINE_STAGES = (
-    ("Qualification", 10, "open"),
-    ("Proposal", 50, "open"),
-    ("Negotiation", 75, "open"),
-    ("Won", 100, "won"),
-    ("Lost", 0, "lost"),
-)
+DEFAULT_NAMES = (DEFAULT_PIPELINE, *(name for name, _p, _k in DEFAULT_STAGES))
+# A new pipeline starts with these stages, which the administrator renames.
+NEW_PIPELINE_STAGES = tuple(s for s in DEFAULT_STAGES if s[0] != "Needs analysis")
 SOURCES = {
     "visit": N_("Visit"),
     "phone": N_("Phone"),
@@ -81,6 +76,24 @@ def pipeline_or_default(pipeline_id: object = None) -> Pipeline | None:
         .order_by(Pipeline.is_default.desc(), Pipeline.position, Pipeline.id)
         .first()
     )
+
+
+def default_pipeline() -> Pipeline:
+    """The default pipeline, created as migration 0012 does when there is none.
+
+    Only a database built from the models rather than migrated lacks it (tests, demo).
+    """
+    found = Pipeline.get_or_none(Pipeline.is_default == True)  # noqa: E712
+    if found is not None:
+        return found
+    with db.atomic():
+        found = Pipeline.create(name=DEFAULT_PIPELINE, is_default=True, translatable=True)
+        for position, (name, probability, kind) in enumerate(DEFAULT_STAGES):
+            Stage.create(
+                pipeline=found, name=name, position=position, probability=probability,
+                kind=kind, translatable=True,
+            )  # fmt: skip
+    return found
 
 
 def stages_of(pipeline: Pipeline | int) -> list[Stage]:
