@@ -384,3 +384,42 @@ def test_pipelines_page_needs_its_key(http: TestClient, team: SimpleNamespace) -
     log_in(http, "ana@example.com")
 
     assert http.get("/admin/pipelines").status_code == 403
+
+
+def test_migration_0012_places_existing_opportunities(database_url: str) -> None:
+    from portal.core.models import Profile, SchemaMigration
+    from portal.database import db as proxy
+    from portal.database import open_database
+    from portal.migrations import core_migrations, migrate
+
+    database = open_database(database_url)
+    earlier = [name for name, _apply in core_migrations() if name < "core.0012"]
+    # The schema as it was before 0012, with opportunities in free-text stages.
+    database.create_tables([SchemaMigration])
+    for name, apply in core_migrations():
+        if name in earlier:
+            with database.atomic():
+                apply(database)
+                SchemaMigration.create(name=name)
+    profile = Profile.create(name="Ventas", grants='{"menu.clients":""}')
+    owner = User.create(email="a@example.com", name="A", profile=profile)
+    client = Client.create(name="C", owner=owner)
+    for status, old_stage in (("open", "proposal"), ("open", "???"), ("won", ""), ("lost", "")):
+        database.execute_sql(
+            "INSERT INTO opportunity (client_id, owner_id, title, amount, status, stage, "
+            "probability, source, lost_reason, created_at, updated_at) "
+            "VALUES (%s, %s, 'T', 10, %s, %s, 0, '', '', '2025-02-01', '2025-02-01')".replace(
+                "%s", database.param
+            ),
+            (client.id, owner.id, status, old_stage),
+        )
+
+    migrate(database)
+
+    placed = [
+        Stage.get_by_id(row.stage_id).name for row in Opportunity.select().order_by(Opportunity.id)
+    ]
+    assert placed == ["Proposal", "Qualification", "Won", "Lost"]
+    assert StageChange.select().count() == 4
+    assert '"menu.opportunities":""' in Profile.get_by_id(profile.id).grants
+    proxy.close()
