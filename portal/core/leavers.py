@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from portal.core import audit, sessions, tokens
-from portal.core.models import Client, User
+from portal.core.models import Client, Opportunity, User
 from portal.database import db, utcnow
 
 
 def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> int:
-    """Deactivate `leaver` and give their clients to `successor`; return how many moved.
+    """Deactivate `leaver`, give their clients and open opportunities to `successor`.
 
-    Everything happens in one transaction: either the clients have moved and the
-    account is closed, or nothing changed. Past activity keeps its author.
+    Returns how many clients moved. Everything happens in one transaction:
+    either the clients have moved and the account is closed, or nothing
+    changed. Past activity keeps its author.
     """
     with db.atomic():
         # Closing the account first also locks its row (PostgreSQL), so a client
@@ -31,6 +32,13 @@ def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> i
             .where(Client.owner == leaver.id)
             .execute()
         )
+        # Open deals go on with the clients; won and lost ones keep whose they were,
+        # so the funnel still credits the leaver's results to them.
+        deals = (
+            Opportunity.update(owner=successor.id, updated_at=utcnow())
+            .where(Opportunity.owner == leaver.id, Opportunity.status == "open")
+            .execute()
+        )
         # Contacts have no owner of their own: they belong to their client and follow it.
         # TODO: issue 5 (tasks and agenda) — move the leaver's open tasks and future
         # agenda items to `successor` here, in this same transaction; the tables do
@@ -48,6 +56,7 @@ def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> i
                 "successor": successor.id,
                 "successor_name": successor.name,
                 "clients_moved": moved,
+                "opportunities_moved": deals,
             },
             ip=ip,
         )

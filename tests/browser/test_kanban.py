@@ -7,11 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, expect
 
 from portal.core.models import Client, Opportunity, Stage, User
 from portal.database import db, open_database
-from tests.browser.conftest import SALES_EMAIL, Browsing
+from tests.browser.conftest import SALES_EMAIL, Browsing, Portal, open_page
 from tests.browser.test_journeys import log_in
 
 pytestmark = pytest.mark.browser
@@ -61,3 +61,28 @@ def test_a_card_changes_column(browsing: Browsing, tmp_path: Path) -> None:
     page.reload()
     expect(page.locator(f"{target} {card}")).to_be_visible()
     browsing.assert_quiet()
+
+
+def test_a_card_dropped_on_lost_asks_why_at_the_card(
+    browser: Browser, portal: Portal, tmp_path: Path
+) -> None:
+    deal, stages = _seed_deal(tmp_path, portal.client_ids["Óptica Núñez"])
+    card = f"#opportunity-{deal}"
+    lost = f"#stage-{stages['Lost']}"
+    # Wide enough for every column: a drag does not scroll the board on its way.
+    for browsing in open_page(browser, portal, js=True, width=1800):
+        page = browsing.page
+        log_in(page, SALES_EMAIL)
+        page.goto("/opportunities")
+        expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+
+        page.drag_and_drop(f"{card} strong", lost)
+
+        error = page.locator(f"#stage-{stages['Qualification']} {card} .error")
+        expect(error).to_have_text("Say why it was lost.")
+        page.locator(f"{card} input[name=lost_reason]").fill("Precio")
+        page.locator(f"{card} select[name=stage]").select_option(str(stages["Lost"]))
+        page.locator(card).get_by_role("button", name="Move").click()
+        expect(page.locator(f"{lost} {card}")).to_be_visible()
+        expect(page.locator(f"{card} .error")).to_have_count(0)
+        browsing.assert_quiet()

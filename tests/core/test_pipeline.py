@@ -423,3 +423,18 @@ def test_migration_0012_places_existing_opportunities(database_url: str) -> None
     assert StageChange.select().count() == 4
     assert '"menu.opportunities":""' in Profile.get_by_id(profile.id).grants
     proxy.close()
+
+
+def test_a_leavers_open_deals_go_to_the_successor_and_closed_ones_stay(
+    team: SimpleNamespace,
+) -> None:
+    from portal.core import leavers
+
+    client = new_client(team.ana)
+    still_open = new_opportunity(client, team.ana, "Proposal")
+    won = new_opportunity(client, team.ana, "Won")
+
+    leavers.deactivate(team.ana, team.bea, actor=team.head)
+
+    assert Opportunity.get_by_id(still_open.id).owner_id == team.bea.id
+    assert Opportunity.get_by_id(won.id).owner_id == team.ana.id
