@@ -377,7 +377,16 @@ def test_stages_are_configured_and_a_held_stage_is_not_deleted(
 
     created = post_form(http, "/admin/pipelines", {"name": "Licitaciones"})
     assert created.status_code == 303
-    assert len(pipelines.stages_of(Pipeline.get(Pipeline.name == "Licitaciones"))) == 5
+    tenders = Pipeline.get(Pipeline.name == "Licitaciones")
+    assert len(pipelines.stages_of(tenders)) == 5
+    assert post_form(http, f"/admin/pipelines/{tenders.id}", {"name": ""}).status_code == 400
+    assert (
+        post_form(http, f"/admin/pipelines/{tenders.id}", {"name": "Concursos"}).status_code == 303
+    )
+    assert Pipeline.get_by_id(tenders.id).name == "Concursos"
+    # Its board opens, with the stages of that pipeline only.
+    page = http.get(f"/opportunities?pipeline={tenders.id}").text
+    assert page.count('<section class="column"') == 5
 
 
 def test_pipelines_page_needs_its_key(http: TestClient, team: SimpleNamespace) -> None:
