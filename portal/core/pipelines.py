@@ -255,6 +255,9 @@ def update_opportunity(
     stage = form.stage
     assert stage is not None
     changes = {**form.values, "owner": form.values["owner"].id}
+    if stage.id != opportunity.stage_id and changes["probability"] == opportunity.probability:
+        # The form came back with the old stage's figure: the new stage's applies.
+        changes["probability"] = stage.probability
     if stage.kind != "lost":
         changes["lost_reason"] = ""
     try:

@@ -328,10 +328,14 @@ def test_edit_delete_and_conflict(http: TestClient, team: SimpleNamespace) -> No
     page = http.get(f"/opportunities/{deal.id}/edit").text
     version = re.search(r'name="updated" value="([^"]+)"', page).group(1)
     form = {"title": "Pedido grande", "amount": "9000", "stage": stage("Proposal").id,
-            "owner": team.ana.id, "updated": version}  # fmt: skip
+            "owner": team.ana.id, "updated": version, "probability": "10"}  # fmt: skip
 
     assert post_form(http, f"/opportunities/{deal.id}/edit", form).status_code == 303
-    assert Opportunity.get_by_id(deal.id).title == "Pedido grande"
+    edited = Opportunity.get_by_id(deal.id)
+    assert (edited.title, edited.amount) == ("Pedido grande", Decimal("9000.00"))
+    # A new stage through the form is a move like any other, with the stage's probability.
+    assert (edited.stage_id, edited.probability) == (stage("Proposal").id, 50)
+    assert AuditEntry.select().where(AuditEntry.action == "opportunity.stage_changed").count() == 1
     # The same version again: someone saved in between.
     stale = post_form(http, f"/opportunities/{deal.id}/edit", {**form, "title": "Otro"})
     assert stale.status_code == 409

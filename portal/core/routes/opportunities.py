@@ -45,15 +45,24 @@ def _board_url(pipeline: Pipeline, owner: User | None) -> str:
 
 
 def _board_context(
-    request: Request, pipeline: Pipeline, owner: User | None, errors: dict | None = None
+    request: Request,
+    pipeline: Pipeline,
+    owner: User | None,
+    errors: dict | None = None,
+    *,
+    only: set[int] | None = None,
 ) -> dict:
+    """What the board shows; with `only`, just those columns (an htmx move's answer)."""
     scope = scope_of(request)
     today = local_today()
+    columns = board.columns(scope, pipeline, today, owner=owner.id if owner else None, only=only)
     return {
         "pipeline": pipeline,
-        "pipelines": [(p.id, pipelines.label(p)) for p in pipelines.all_pipelines()],
-        "columns": board.columns(scope, pipeline, today, owner=owner.id if owner else None),
-        "owners": scope.owner_choices(),
+        "pipelines": []
+        if only
+        else [(p.id, pipelines.label(p)) for p in pipelines.all_pipelines()],
+        "columns": columns,
+        "owners": [] if only else scope.owner_choices(),
         "owner": owner,
         "stage_options": _stage_options(pipeline),
         "card_errors": errors or {},
@@ -106,14 +115,8 @@ async def opportunity_move(request: Request) -> Response:
             return render(request, "opportunities/board.html", context, status_code=400)
         return see_other(_board_url(pipeline, owner))
     # A fragment: the columns the card left and entered, swapped in where they are.
-    touched = {previous, stage.id if stage and not errors else previous}
-    context = {
-        **_board_context(request, pipeline, owner, errors),
-        "columns": board.columns(
-            scope, pipeline, local_today(), owner=owner.id if owner else None, only=touched
-        ),
-        "oob": True,
-    }
+    touched = {previous, opportunity.stage_id}
+    context = {**_board_context(request, pipeline, owner, errors, only=touched), "oob": True}
     status = 400 if errors else 200
     return render(request, "opportunities/_columns.html", context, status_code=status)
 
