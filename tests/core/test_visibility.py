@@ -401,6 +401,36 @@ def test_moving_a_user_changes_what_managers_see(org: SimpleNamespace) -> None:
     assert seen_by(org.ana) == {"ana1", "shared"}
 
 
+def test_opportunities_follow_their_owner_for_each_kind_of_profile(
+    org: SimpleNamespace,
+) -> None:
+    shared = Client.get(Client.name == "shared")
+    deals = {
+        "ana": Opportunity.create(client=Client.get(Client.name == "ana1"), owner=org.ana,
+                                  title="ana"),
+        "north": Opportunity.create(client=Client.get(Client.name == "north1"),
+                                    owner=org.north, title="north"),
+        "carl": Opportunity.create(client=Client.get(Client.name == "carl1"), owner=org.carl,
+                                   title="carl"),
+        # On a client everyone sees, by someone of the other team.
+        "carl-shared": Opportunity.create(client=shared, owner=org.carl, title="carl-shared"),
+        "ana-shared": Opportunity.create(client=shared, owner=org.ana, title="ana-shared"),
+    }  # fmt: skip
+
+    def titles(user: User) -> set[str]:
+        found = {o.title for o in Scope.for_user(User.get_by_id(user.id)).opportunities()}
+        assert {d.id for d in deals.values() if d.title in found} == opportunities_for(user)
+        return found
+
+    assert titles(org.ana) == {"ana", "ana-shared"}
+    assert titles(org.bea) == set()
+    assert titles(org.north) == {"ana", "ana-shared", "north"}
+    assert titles(org.assistant) == {"ana", "ana-shared", "north"}
+    assert titles(org.south) == {"carl", "carl-shared"}
+    assert titles(org.cmo) == set(deals)
+    assert titles(org.back) == set(deals)
+
+
 def test_peer_gets_404_over_http(http: TestClient) -> None:
     team = Profile.create(name="Sales")
     ana, bea = (
