@@ -55,6 +55,8 @@ def test_a_card_changes_column(browsing: Browsing, tmp_path: Path) -> None:
         expect(page).to_have_url(re.compile(r"/opportunities\?pipeline=\d+$"))
         expect(page.locator(f"{target} {card}")).to_be_visible()
 
+    shot = "js" if browsing.js else "no-js"
+    page.screenshot(path=f"/tmp/cartera-kanban-{shot}.png", full_page=True)
     expect(page.locator(f"{target} .total")).to_have_text("€1,234.50")
     expect(page.locator(f"{target} .weighted")).to_have_text("€617.25")
     expect(page.locator(f"#stage-{stages['Qualification']} {card}")).to_have_count(0)
