@@ -362,6 +362,7 @@ def _opportunity_pages(http: TestClient, user: User, client: Client) -> dict[str
         "/opportunities",
         "/opportunities/funnel",
         f"/opportunities/funnel?days=&user={user.id}&team=0",
+        "/opportunities/new?q=ñandú",
         f"/clients/{client.id}/opportunities/new",
         f"/opportunities/{deal.id}/edit",
         f"/opportunities/{deal.id}/delete",

@@ -451,3 +451,33 @@ def test_a_leavers_open_deals_go_to_the_successor_and_closed_ones_stay(
 
     assert Opportunity.get_by_id(still_open.id).owner_id == team.bea.id
     assert Opportunity.get_by_id(won.id).owner_id == team.ana.id
+
+
+def test_from_the_board_a_new_opportunity_finds_its_client_and_comes_back(
+    http: TestClient, team: SimpleNamespace
+) -> None:
+    mine = new_client(team.ana, "Óptica Núñez")
+    new_client(team.carl, "Óptica del Sur")
+    log_in(http, "ana@example.com")
+    board_url = "/opportunities?pipeline=1"
+
+    found = http.get("/opportunities/new", params={"q": "optica", "next": board_url}).text
+    links = re.findall(r'href="(/clients/\d+/opportunities/new[^"]*)"', found)
+    assert len(links) == 1 and links[0].startswith(f"/clients/{mine.id}/")
+
+    form = {"title": "Gafas", "stage": stage("Qualification").id, "owner": team.ana.id,
+            "next": board_url}  # fmt: skip
+    answer = post_form(http, f"/clients/{mine.id}/opportunities/new", form)
+    assert (answer.status_code, answer.headers["location"]) == (303, board_url)
+    deal = Opportunity.get(Opportunity.title == "Gafas")
+    gone = http.post(
+        f"/opportunities/{deal.id}/delete",
+        params={"next": board_url},
+        data={"csrf_token": token(http)},
+        follow_redirects=False,
+    )
+    assert (gone.status_code, gone.headers["location"]) == (303, board_url)
+    # A "next" to another site is not followed.
+    other = post_form(http, f"/clients/{mine.id}/opportunities/new",
+                      {**form, "next": "https://example.org/"})  # fmt: skip
+    assert other.headers["location"] == f"/clients/{mine.id}#opportunities"

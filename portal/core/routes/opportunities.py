@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core import board, funnel, pipelines
+from portal.core import board, funnel, listing, pipelines
 from portal.core.models import Client, Opportunity, Pipeline, Stage, User
 from portal.i18n import UserError, current_zone, local_today
-from portal.text import parse_id
+from portal.text import clean, parse_id
 from portal.web.rendering import grants_of, is_fragment_request, render, safe_next, see_other
 from portal.web.requests import (
     client_ip,
@@ -161,6 +161,24 @@ def _render_form(
     return render(request, "opportunities/form.html", context, status_code=status_code)
 
 
+# How many clients the board's "New opportunity" search offers.
+CLIENT_CHOICES = 20
+
+
+@permission_required("opportunities.edit")
+async def opportunity_pick_client(request: Request) -> Response:
+    """From the board: find the client the new opportunity is for (any the user sees)."""
+    q = clean(request.query_params.get("q", ""))[:100]
+    matches = []
+    if q:
+        columns = Client.select(Client.id, Client.name, Client.city)
+        query = listing.filtered_clients(scope_of(request), listing.ClientFilters(q=q), columns)
+        matches = list(query.order_by(Client.sort_name, Client.id).limit(CLIENT_CHOICES))
+    back = safe_next(request.query_params.get("next"), "/opportunities")
+    context = {"q": q, "matches": matches, "next": back}
+    return render(request, "opportunities/pick_client.html", context)
+
+
 @permission_required("opportunities.edit")
 async def opportunity_new(request: Request) -> Response:
     client = visible_client(request)
@@ -212,11 +230,12 @@ async def opportunity_edit(request: Request) -> Response:
 async def opportunity_delete(request: Request) -> Response:
     opportunity = _opportunity(request)
     client = Client.get_by_id(opportunity.client_id)
+    back = safe_next(request.query_params.get("next"), f"/clients/{client.id}#opportunities")
     if request.method == "GET":
-        context = {"opportunity": opportunity, "client": client}
+        context = {"opportunity": opportunity, "client": client, "next": back}
         return render(request, "opportunities/delete.html", context)
     pipelines.delete_opportunity(opportunity, actor=request.state.user, ip=client_ip(request))
-    return see_other(f"/clients/{client.id}#opportunities")
+    return see_other(back)
 
 
 def client_panel(request: Request, client: Client) -> dict:
@@ -281,6 +300,7 @@ async def opportunity_funnel(request: Request) -> Response:
 routes = [
     Route("/opportunities", opportunity_board, name="opportunities"),
     Route("/opportunities/funnel", opportunity_funnel, name="funnel"),
+    Route("/opportunities/new", opportunity_pick_client),
     Route("/opportunities/{opportunity_id:id}/move", opportunity_move, methods=["POST"]),
     Route("/opportunities/{opportunity_id:id}/edit", opportunity_edit, methods=["GET", "POST"]),
     Route("/opportunities/{opportunity_id:id}/delete", opportunity_delete, methods=["GET", "POST"]),
