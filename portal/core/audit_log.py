@@ -77,6 +77,15 @@ ACTION_LABELS = {
     "imports.undone": N_("Import undone"),
     "mail.settings.changed": N_("Mail server changed"),
     "mail.retried": N_("Email sent again"),
+    "clients.status.changed": N_("Client's status changed"),
+    "opportunities.created": N_("Opportunity created"),
+    "opportunity.stage_changed": N_("Opportunity moved to another stage"),
+    "opportunities.deleted": N_("Opportunity deleted"),
+    "pipelines.created": N_("Pipeline created"),
+    "pipelines.updated": N_("Pipeline renamed"),
+    "pipelines.stage.created": N_("Stage added"),
+    "pipelines.stage.updated": N_("Stage changed"),
+    "pipelines.stage.deleted": N_("Stage deleted"),
 }
 OBJECT_LABELS = {
     "profile": N_("Profile"),
@@ -85,6 +94,9 @@ OBJECT_LABELS = {
     "contact": N_("Contact"),
     "import_job": N_("Import"),
     "outgoing_mail": N_("Email"),
+    "opportunity": N_("Opportunity"),
+    "pipeline": N_("Pipeline"),
+    "stage": N_("Stage"),
 }
 
 

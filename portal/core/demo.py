@@ -106,6 +106,9 @@ _CLIENT_MENUS = {
     "menu.clients": "",
     "menu.clients.import": "",
     "menu.clients.export": "",
+    "menu.opportunities": "",
+    "menu.opportunities.funnel": "",
+    "opportunities.edit": "",
     "menu.vacations": "",
     "menu.vacations.calendar": "",
 }
@@ -121,6 +124,7 @@ _GRANTS = {
         "menu.admin.permissions": "",
         "menu.admin.portfolio": "",
         "menu.admin.mail": "",
+        "menu.admin.pipelines": "",
         "clients.bulk": "",
         "clients.gdpr": "",
         "clients.discount": "25",
@@ -141,6 +145,7 @@ _GRANTS = {
     "Asistencia": {
         "menu.agenda": "",
         "menu.clients": "",
+        "menu.opportunities": "",
         "menu.vacations": "",
         "menu.vacations.calendar": "",
         "clients.coordinates": "",

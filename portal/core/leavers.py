@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from portal.core import audit, sessions, tasks, tokens
-from portal.core.models import Client, User
+from portal.core.models import Client, Opportunity, User
 from portal.database import db, utcnow
 
 
 def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> int:
-    """Deactivate `leaver` and give their clients and open tasks to `successor`.
+    """Deactivate `leaver`; give their clients, open tasks and open opportunities to `successor`.
 
     Returns how many clients moved. Everything happens in one transaction:
-    either the clients and tasks have moved and the account is closed, or
-    nothing changed. Past activity and done tasks keep their person.
+    either the clients, tasks and deals have moved and the account is closed,
+    or nothing changed. Past activity, done tasks and closed deals keep their person.
     """
     with db.atomic():
         # Closing the account first also locks its row (PostgreSQL), so a client
@@ -32,6 +32,13 @@ def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> i
             .where(Client.owner == leaver.id)
             .execute()
         )
+        # Open deals go on with the clients; won and lost ones keep whose they were,
+        # so the funnel still credits the leaver's results to them.
+        deals = (
+            Opportunity.update(owner=successor.id, updated_at=utcnow())
+            .where(Opportunity.owner == leaver.id, Opportunity.status == "open")
+            .execute()
+        )
         # Contacts have no owner of their own: they belong to their client and follow it.
         tasks_moved = tasks.reassign(leaver, successor)
         sessions.end_all_sessions(leaver.id)
@@ -48,6 +55,7 @@ def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> i
                 "successor_name": successor.name,
                 "clients_moved": moved,
                 "tasks_moved": tasks_moved,
+                "opportunities_moved": deals,
             },
             ip=ip,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import peewee as pw
 
 from portal.database import BaseModel, utcnow
@@ -20,9 +22,11 @@ RECURRENCES = ("", "daily", "weekly", "monthly")
 CONSENT_STATES = ("given", "withdrawn")
 OPPORTUNITY_STATUSES = ("open", "won", "lost")
 # What a new profile holds until the administrator changes it: the client menus,
-# the agenda, and asking for days off and the team calendar.
+# the agenda, the opportunities board and funnel, and asking for days off and the
+# team calendar.
 BASELINE_GRANTS = (
     '{"menu.agenda":"","menu.clients":"","menu.clients.export":"","menu.clients.import":"",'
+    '"menu.opportunities":"","menu.opportunities.funnel":"","opportunities.edit":"",'
     '"menu.vacations":"","menu.vacations.calendar":""}'
 )
 VACATION_STATUSES = ("pending", "approved", "rejected", "cancelled")
@@ -392,15 +396,57 @@ class SavedView(BaseModel):
         indexes = ((("user", "name"), True),)
 
 
+# What being in a stage means; an opportunity's status is its stage's kind.
+STAGE_KINDS = OPPORTUNITY_STATUSES
+
+
+class Pipeline(BaseModel):
+    """A sales process: its stages, in order, make the columns of the board.
+
+    `translatable` names set by the core (the default pipeline's "Sales") are
+    catalogue msgids, shown in the reader's language; names typed by an
+    administrator are shown as typed.
+    """
+
+    name = pw.CharField(max_length=100)
+    position = pw.IntegerField(default=0)
+    is_default = pw.BooleanField(default=False)
+    translatable = pw.BooleanField(default=False)
+
+    class Meta:
+        table_name = "pipeline"
+
+
+class Stage(BaseModel):
+    """One step of a pipeline; `kind` says whether being there means open, won or lost."""
+
+    pipeline = pw.ForeignKeyField(Pipeline, backref="stages", on_delete="CASCADE")
+    name = pw.CharField(max_length=100)
+    position = pw.IntegerField(default=0)
+    # The probability (percent) an opportunity takes when it moves here.
+    probability = pw.IntegerField(default=0)
+    kind = pw.CharField(max_length=10, default="open")
+    translatable = pw.BooleanField(default=False)
+
+    class Meta:
+        table_name = "stage"
+        indexes = ((("pipeline", "position"), False),)
+
+
 class Opportunity(BaseModel):
-    """A possible sale to a client; won ones make the client's purchase history."""
+    """A possible sale to a client; won ones make the client's purchase history.
+
+    `status` always follows the stage's kind (open, won, lost); `closed_on` is
+    set while it is won or lost.
+    """
 
     client = pw.ForeignKeyField(Client, backref="opportunities", on_delete="CASCADE")
     owner = pw.ForeignKeyField(User, backref="opportunities", on_delete="RESTRICT")
     title = pw.CharField(max_length=200)
     amount = pw.DecimalField(max_digits=16, decimal_places=2, default=0, auto_round=True)
     status = pw.CharField(max_length=10, default="open")
-    stage = pw.CharField(max_length=50, default="")
+    pipeline = pw.ForeignKeyField(Pipeline, backref="opportunities", on_delete="RESTRICT")
+    stage = pw.ForeignKeyField(Stage, backref="opportunities", on_delete="RESTRICT")
     probability = pw.IntegerField(default=0)
     source = pw.CharField(max_length=50, default="")
     expected_close = pw.DateField(null=True)
@@ -411,7 +457,49 @@ class Opportunity(BaseModel):
 
     class Meta:
         table_name = "opportunity"
-        indexes = ((("client", "status", "closed_on"), False), (("owner", "status"), False))
+        indexes = (
+            (("client", "status", "closed_on"), False),
+            (("owner", "status"), False),
+            (("pipeline", "stage"), False),
+        )
+
+    def save(self, *args: Any, **kwargs: Any) -> int | bool:
+        if self.stage_id is None:
+            self._place_by_status()
+        return super().save(*args, **kwargs)
+
+    def _place_by_status(self) -> None:
+        """Without a stage: the default pipeline's first stage of the status's kind.
+
+        Lets code that only knows open, won or lost (a plugin, an import) save one.
+        """
+        stage = (
+            Stage.select(Stage.id, Stage.pipeline)
+            .join(Pipeline)
+            .where(Stage.kind == self.status)
+            .order_by(Pipeline.is_default.desc(), Pipeline.position, Stage.position, Stage.id)
+            .first()
+        )
+        if stage is not None:
+            self.stage, self.pipeline = stage.id, stage.pipeline_id
+
+
+class StageChange(BaseModel):
+    """An opportunity entering a stage (`from_stage` is empty when it was created).
+
+    The funnel reads these: how long opportunities stay in a stage, and how
+    many that reached one went on to the next.
+    """
+
+    opportunity = pw.ForeignKeyField(Opportunity, backref="stage_changes", on_delete="CASCADE")
+    from_stage = pw.ForeignKeyField(Stage, null=True, backref="changes_from", on_delete="SET NULL")
+    to_stage = pw.ForeignKeyField(Stage, backref="changes_to", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, null=True, backref="stage_changes", on_delete="SET NULL")
+    at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "stage_change"
+        indexes = ((("opportunity", "at"), False),)
 
 
 class ImportJob(BaseModel):
@@ -640,7 +728,10 @@ CORE_MODELS = (
     Zone,
     Setting,
     SavedView,
+    Pipeline,
+    Stage,
     Opportunity,
+    StageChange,
     ImportJob,
     ImportChange,
     BulkJob,

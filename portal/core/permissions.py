@@ -61,6 +61,7 @@ CORE_TABS = (
     Tab(MENUS, N_("Menus"), 0),
     Tab(REPORTS, N_("Reports"), 10),
     Tab("clients", N_("Clients"), 20),
+    Tab("opportunities", N_("Opportunities"), 25),
     Tab("tasks", N_("Tasks"), 30),
 )
 
@@ -71,6 +72,15 @@ CORE_PERMISSIONS = (
     ),
     Permission("menu.clients.export", N_("Export clients"), MENUS, "menu.clients", order=12),
     Permission("menu.agenda", N_("Agenda"), MENUS, url="/agenda", order=20),
+    Permission("menu.opportunities", N_("Opportunities"), MENUS, url="/opportunities", order=20),
+    Permission(
+        "menu.opportunities.funnel",
+        N_("Funnel"),
+        MENUS,
+        "menu.opportunities",
+        "/opportunities/funnel",
+        21,
+    ),
     Permission("menu.admin", N_("Administration"), MENUS, order=90),
     Permission("menu.admin.profiles", N_("Profiles"), MENUS, "menu.admin", "/admin/profiles", 91),
     Permission(
@@ -93,6 +103,14 @@ CORE_PERMISSIONS = (
         96,
     ),
     Permission("menu.admin.mail", N_("Mail"), MENUS, "menu.admin", "/admin/mail", 97),
+    Permission(
+        "menu.admin.pipelines",
+        N_("Pipelines"),
+        MENUS,
+        "menu.admin",
+        "/admin/pipelines",
+        97,
+    ),
     Permission(
         "clients.visible_to_all",
         N_("Create clients visible to all users"),
@@ -139,6 +157,13 @@ CORE_PERMISSIONS = (
         "clients",
         order=70,
         help=N_("Of the clients the user may edit."),
+    ),
+    Permission(
+        "opportunities.edit",
+        N_("Create, change, move and delete opportunities"),
+        "opportunities",
+        order=10,
+        help=N_("Of the people the user sees."),
     ),
     Permission("tasks.delete", N_("Delete tasks created in the CRM"), "tasks", order=10),
     Permission("menu.vacations", N_("Vacations"), MENUS, url="/vacations", order=50),

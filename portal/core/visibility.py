@@ -4,7 +4,9 @@ A hierarchical user sees what they own and what users whose profile lies below
 theirs own; a structural user sees everything; an assistant owns nothing and sees
 what the users of the profile it depends on, and of every profile below that,
 own. A client marked visible-to-all is visible to everyone, but only those whose
-scope covers its owner may edit or delete it.
+scope covers its owner may edit or delete it. An opportunity is seen (and
+changed) by those whose scope covers its owner, whoever may see its client: a
+shared client does not share the deals others are working on.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import peewee as pw
 
-from portal.core.models import Activity, Client, Contact, Profile, Task, User
+from portal.core.models import Activity, Client, Contact, Opportunity, Profile, Task, User
 from portal.statements import Slot, compiled, slots
 from portal.text import parse_id
 
@@ -191,6 +193,18 @@ class Scope:
     def task_or_none(self, task_id: object) -> Task | None:
         key = parse_id(task_id)
         return None if key is None else self.tasks().where(Task.id == key).first()
+
+    def opportunities(self, query: pw.SelectQuery | None = None) -> pw.SelectQuery:
+        """Opportunities whose owner the scope covers."""
+        query = Opportunity.select() if query is None else query
+        return query if self.sees_all else query.where(self._owner_condition(Opportunity.owner))
+
+    def opportunity_or_none(self, opportunity_id: object) -> Opportunity | None:
+        """The opportunity if this user may see and change it; None otherwise."""
+        key = parse_id(opportunity_id)
+        if key is None:
+            return None
+        return self.opportunities().where(Opportunity.id == key).first()
 
     def users(self) -> pw.SelectQuery:
         """Active users whose records this scope covers."""

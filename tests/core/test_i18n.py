@@ -26,6 +26,7 @@ from portal.core.models import (
     Notification,
     Opportunity,
     SavedView,
+    Stage,
     Tag,
     User,
     VacationRequest,
@@ -324,6 +325,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers.update(_lifetime_pages(http, user))
     answers.update(_merge_pages(http, user, client))
     answers.update(_agenda_pages(http, user, client))
+    answers.update(_opportunity_pages(http, user, client))
     twin = {"name": client.name, "kind": "company", "status": "lead", "owner": user.id,
             "country": "ES", "email": client.email or "x@example.com"}  # fmt: skip
     Client.update(email=twin["email"]).where(Client.id == client.id).execute()
@@ -376,6 +378,33 @@ def _agenda_pages(http: TestClient, user: User, client: Client) -> dict[str, Any
     ]
     answers = {path: http.get(path) for path in paths}
     answers["feed address"] = post_form(http, "/agenda/feed")
+    return answers
+
+
+def _opportunity_pages(http: TestClient, user: User, client: Client) -> dict[str, Any]:
+    """The board, a card moved through htmx, the form, the funnel and the pipelines."""
+    deal = Opportunity.create(
+        client=client, owner=user, title="Reforma", amount=Decimal("2500.00"), probability=10,
+        expected_close=date.today() + timedelta(days=20),
+    )  # fmt: skip
+    stage = Stage.get(Stage.name == "Proposal")
+    paths = [
+        "/opportunities",
+        "/opportunities/funnel",
+        f"/opportunities/funnel?days=&user={user.id}&team=0",
+        "/opportunities/new?q=ñandú",
+        f"/clients/{client.id}/opportunities/new",
+        f"/opportunities/{deal.id}/edit",
+        f"/opportunities/{deal.id}/delete",
+        "/admin/pipelines",
+        f"/admin/stages/{stage.id}/delete",
+    ]
+    answers = {path: http.get(path) for path in paths}
+    answers["move"] = http.post(
+        f"/opportunities/{deal.id}/move",
+        data={"stage": stage.id},
+        headers={"HX-Request": "true", "X-CSRF-Token": token(http)},
+    )
     return answers
 
 

@@ -60,6 +60,7 @@ def test_a_menu_key_opens_its_page_and_shows_its_entry(http: TestClient, key: st
         "menu.clients.export": "/clients",
         "menu.vacations.calendar": "/vacations",
         "menu.vacations.approvals": "/vacations",
+        "menu.opportunities.funnel": "/opportunities",
     }
     if key in shown_on:
         assert MENU_PAGES[key] in http.get(shown_on[key]).text

@@ -33,7 +33,10 @@ from portal.core.models import (
     ConsentRecord,
     Contact,
     LoginFailure,
+    Opportunity,
     Profile,
+    Stage,
+    StageChange,
     Suppression,
     Task,
     User,
@@ -53,8 +56,8 @@ STATUSES = ("lead", "prospect", "customer")
 FUNCTION_FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 # Children before parents, so no foreign key refuses a delete.
 RESET_ORDER = (
-    Task, ConsentRecord, Suppression, AuditEntry, Activity, Contact, Client, UserSession,
-    LoginFailure, User, Profile,
+    Task, StageChange, Opportunity, ConsentRecord, Suppression, AuditEntry, Activity,
+    Contact, Client, UserSession, LoginFailure, User, Profile,
 )  # fmt: skip
 
 
@@ -118,6 +121,20 @@ def expected_tasks(user: User) -> set[int]:
     return covered | own
 
 
+def opportunities_for(user: User) -> set[int]:
+    """Ids of the opportunities `user` may see and change: their owner is in reach.
+
+    A shared client shares nothing else: the rule for changing clients applies.
+    """
+    deals = [
+        SimpleNamespace(id=row.id, owner_id=row.owner_id, visible_to_all=False)
+        for row in Opportunity.select(Opportunity.id, Opportunity.owner)
+    ]
+    return expected_visible(
+        user, list(Profile.select()), list(User.select()), deals, to_change=True
+    )
+
+
 def reference_for(user: User, *, to_change: bool = False) -> set[int]:
     """The reference applied to what the database holds right now."""
     return expected_visible(
@@ -147,6 +164,8 @@ class ClientSpec:
     word: str
     contacts: int
     activity_authors: tuple[int, ...]
+    # Owners of the client's opportunities: anyone who may own, not only its owner.
+    opportunity_owners: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,6 +204,7 @@ def worlds(draw: st.DrawFn, max_clients: int = 40) -> World:
             word=st.sampled_from(WORDS),
             contacts=st.integers(0, 2),
             activity_authors=st.lists(st.integers(0, len(users) - 1), max_size=2).map(tuple),
+            opportunity_owners=st.lists(st.sampled_from(owners), max_size=1).map(tuple),
         )
         size = draw(st.integers(0, max_clients))
         clients = draw(st.lists(one, min_size=size, max_size=size))
@@ -250,6 +270,8 @@ def build(world: World) -> list[User]:
                     kind="call",
                     subject="Called",
                 )
+            for owner in spec.opportunity_owners:
+                Opportunity.create(client=client, owner=users[owner], title=f"Deal {number}")
         for number, assignee in enumerate(world.tasks):
             when = task_rules.When.all_day(date(2027, 3, 1 + number))
             task_rules.create(users[assignee], f"Task {number}", when)
@@ -298,6 +320,11 @@ def test_scope_matches_reference(database: pw.Database, world: World) -> None:
         assert {t.id for t in scope.tasks()} == expected_task_ids, user.email
         task_ids = [task.id for task in Task.select(Task.id)]
         assert {k for k in task_ids if scope.task_or_none(k)} == expected_task_ids
+
+        deals = opportunities_for(user)
+        assert {o.id for o in scope.opportunities()} == deals
+        every_deal = [o.id for o in Opportunity.select(Opportunity.id)]
+        assert {k for k in every_deal if scope.opportunity_or_none(k)} == deals
 
 
 # --- named cases --------------------------------------------------------------
@@ -399,6 +426,36 @@ def test_moving_a_user_changes_what_managers_see(org: SimpleNamespace) -> None:
     assert "ana1" not in seen_by(org.assistant)
     assert seen_by(org.south) == {"south1", "carl1", "ana1", "shared"}
     assert seen_by(org.ana) == {"ana1", "shared"}
+
+
+def test_opportunities_follow_their_owner_for_each_kind_of_profile(
+    org: SimpleNamespace,
+) -> None:
+    shared = Client.get(Client.name == "shared")
+    deals = {
+        "ana": Opportunity.create(client=Client.get(Client.name == "ana1"), owner=org.ana,
+                                  title="ana"),
+        "north": Opportunity.create(client=Client.get(Client.name == "north1"),
+                                    owner=org.north, title="north"),
+        "carl": Opportunity.create(client=Client.get(Client.name == "carl1"), owner=org.carl,
+                                   title="carl"),
+        # On a client everyone sees, by someone of the other team.
+        "carl-shared": Opportunity.create(client=shared, owner=org.carl, title="carl-shared"),
+        "ana-shared": Opportunity.create(client=shared, owner=org.ana, title="ana-shared"),
+    }  # fmt: skip
+
+    def titles(user: User) -> set[str]:
+        found = {o.title for o in Scope.for_user(User.get_by_id(user.id)).opportunities()}
+        assert {d.id for d in deals.values() if d.title in found} == opportunities_for(user)
+        return found
+
+    assert titles(org.ana) == {"ana", "ana-shared"}
+    assert titles(org.bea) == set()
+    assert titles(org.north) == {"ana", "ana-shared", "north"}
+    assert titles(org.assistant) == {"ana", "ana-shared", "north"}
+    assert titles(org.south) == {"carl", "carl-shared"}
+    assert titles(org.cmo) == set(deals)
+    assert titles(org.back) == set(deals)
 
 
 def test_peer_gets_404_over_http(http: TestClient) -> None:
@@ -571,6 +628,39 @@ def check_refusals(http: TestClient, visible: set[int], hidden: list[int], csrf:
     assert snapshot()[:3] == before[:3]
 
 
+def check_opportunities(http: TestClient, user: User, csrf: str) -> None:
+    """The board shows exactly the opportunities in reach; the others answer 404."""
+    visible = opportunities_for(user)
+    board = http.get("/opportunities")
+    assert board.status_code == 200
+    assert {int(k) for k in re.findall(r'id="opportunity-(\d+)"', board.text)} == visible
+    # The client page lists only those in reach, even beside others' deals.
+    client = Client.get_by_id(Opportunity.get_by_id(min(visible)).client_id) if visible else None
+    if client is not None and client.id in reference_for(user):
+        panel = http.get(f"/clients/{client.id}").text
+        shown = {int(k) for k in re.findall(r'href="/opportunities/(\d+)/edit"', panel)}
+        assert shown == {o.id for o in client.opportunities if o.id in visible}
+
+    hidden = sorted({o.id for o in Opportunity.select(Opportunity.id)} - visible)[:2]
+    before = list(Opportunity.select().order_by(Opportunity.id).dicts())
+    won = Stage.get(Stage.kind == "won").id
+    for key in hidden:
+        for method, url, form in (
+            ("GET", f"/opportunities/{key}/edit", None),
+            ("POST", f"/opportunities/{key}/edit", {"title": "Spy", "csrf_token": csrf}),
+            ("POST", f"/opportunities/{key}/move", {"stage": won, "csrf_token": csrf}),
+            ("GET", f"/opportunities/{key}/delete", None),
+            ("POST", f"/opportunities/{key}/delete", {"csrf_token": csrf}),
+        ):
+            answer = http.request(method, url, data=form, follow_redirects=False)
+            assert answer.status_code == 404, (method, url)
+    assert list(Opportunity.select().order_by(Opportunity.id).dicts()) == before
+    if visible:
+        key = min(visible)
+        assert http.get(f"/opportunities/{key}/edit").status_code == 200
+        assert http.get(f"/opportunities/{key}/delete").status_code == 200
+
+
 def check_acceptance(http: TestClient, key: int, csrf: str, changeable: bool) -> None:
     """The same requests on a visible client get through, so a 404 is visibility.
 
@@ -652,6 +742,7 @@ def test_every_verb_over_http_matches_reference(http: TestClient, world: World) 
         check_reads(http, user, visible, WORDS[index % len(WORDS)])
         # Three hidden clients per user; hypothesis varies which ones they are.
         check_refusals(http, visible, hidden[:3], csrf)
+        check_opportunities(http, user, csrf)
         changeable = reference_for(user, to_change=True)
         assert changeable <= visible
         for key in sorted(visible)[:1] + sorted(visible - changeable)[:1]:

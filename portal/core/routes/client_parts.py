@@ -15,6 +15,7 @@ from portal.config import LANGUAGES
 from portal.core import consent, fields, lifecycle, purchases, restrictions, tagging
 from portal.core.clients import convert, delete_contact
 from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, Tag, Task, User
+from portal.core.routes.opportunities import client_panel
 from portal.database import db, utcnow
 from portal.i18n import current_zone, local_today
 from portal.i18n import gettext as _
@@ -116,6 +117,7 @@ def detail_context(request: Request, client: Client, **extra: object) -> dict:
         "activity_errors": {},
         "merged": False,
         **lifecycle_context(request, client),
+        **client_panel(request, client),
         **extra,
     }
 
