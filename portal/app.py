@@ -24,6 +24,7 @@ from portal.core.routes import (
     auth,
     bulk,
     clients,
+    leads,
     permissions,
     portfolio,
     privacy,
@@ -32,6 +33,7 @@ from portal.core.routes import (
     users,
     vacations,
     views,
+    webforms,
 )
 from portal.database import open_database
 from portal.mail import Mailer
@@ -76,6 +78,8 @@ def create_app(
         *privacy.routes,
         *vacations.routes,
         *audit.routes,
+        *leads.routes,
+        *webforms.routes,
         *collect(manager.hook.register_routes, settings=settings),
         *static_mounts,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

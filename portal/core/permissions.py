@@ -92,6 +92,15 @@ CORE_PERMISSIONS = (
         96,
     ),
     Permission(
+        "menu.admin.webforms",
+        N_("Web forms and leads"),
+        MENUS,
+        "menu.admin",
+        "/admin/webforms",
+        97,
+    ),
+    Permission("menu.leads", N_("Web leads"), MENUS, url="/leads", order=20),
+    Permission(
         "clients.visible_to_all",
         N_("Create clients visible to all users"),
         "clients",
