@@ -23,11 +23,14 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from starlette.testclient import TestClient
 
+from portal.core import leads
 from portal.core.models import (
     BASELINE_GRANTS,
     Activity,
     AuditEntry,
     Client,
+    LeadSubmission,
+    WebForm,
     ConsentRecord,
     Contact,
     LoginFailure,
@@ -50,7 +53,7 @@ STATUSES = ("lead", "prospect", "customer")
 FUNCTION_FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 # Children before parents, so no foreign key refuses a delete.
 RESET_ORDER = (
-    ConsentRecord, Suppression, AuditEntry, Activity, Contact, Client, UserSession, LoginFailure,
+    LeadSubmission, WebForm, ConsentRecord, Suppression, AuditEntry, Activity, Contact, Client, UserSession, LoginFailure,
     User, Profile,
 )  # fmt: skip
 
@@ -213,6 +216,7 @@ def build(world: World) -> list[User]:
             )
             for index, profile_index in enumerate(world.users)
         ]
+        form = WebForm.create(name="Web", key="web-form-key")
         for number, spec in enumerate(world.clients):
             client = Client(
                 name=f"{spec.word} {number}",
@@ -222,6 +226,8 @@ def build(world: World) -> list[User]:
             )
             client.reindex()
             client.save()
+            # Every client came in through the web form: the leads list follows the scope.
+            LeadSubmission.create(form=form, client=client, status="processed")
             for contact in range(spec.contacts):
                 Contact.create(client=client, name=f"Contact {number}.{contact}")
             for author in spec.activity_authors:
@@ -263,6 +269,8 @@ def test_scope_matches_reference(database: pw.Database, world: World) -> None:
         assert {a.id for a in scope.activities()} == {
             a.id for a in activities if a.client_id in expected
         }
+        rows, _counts = leads.team_leads(scope)
+        assert {row.client.id for row in rows} == expected
         # Every page about one client starts from this look-up.
         found = {key for key in all_ids if scope.client_or_none(key) is not None}
         assert found == expected
