@@ -29,15 +29,15 @@ from portal.core.models import (
     Activity,
     AuditEntry,
     Client,
-    LeadSubmission,
-    WebForm,
     ConsentRecord,
     Contact,
+    LeadSubmission,
     LoginFailure,
     Profile,
     Suppression,
     User,
     UserSession,
+    WebForm,
 )
 from portal.core.passwords import hash_password
 from portal.core.visibility import Scope
@@ -53,8 +53,8 @@ STATUSES = ("lead", "prospect", "customer")
 FUNCTION_FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 # Children before parents, so no foreign key refuses a delete.
 RESET_ORDER = (
-    LeadSubmission, WebForm, ConsentRecord, Suppression, AuditEntry, Activity, Contact, Client, UserSession, LoginFailure,
-    User, Profile,
+    LeadSubmission, WebForm, ConsentRecord, Suppression, AuditEntry, Activity, Contact, Client,
+    UserSession, LoginFailure, User, Profile,
 )  # fmt: skip
 
 
