@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from huey import Huey
+from huey import Huey, crontab
 from huey.storage import RedisStorage, SqliteStorage
 
 from portal.config import Settings
@@ -20,10 +20,14 @@ logger = logging.getLogger(__name__)
 
 # Immediate until configured, so importing this module never touches a disk.
 queue = Huey("cartera", immediate=True)
+# What `configure` was given, for periodic tasks, which are called without arguments.
+_settings: Settings | None = None
 
 
 def configure(settings: Settings) -> Huey:
     """Point the queue at the storage the settings choose."""
+    global _settings
+    _settings = settings
     if settings.immediate_jobs:
         queue.immediate = True
         return queue
@@ -57,3 +61,17 @@ def run_bulk(job_id: int) -> None:
 
     job = bulk.run_job(job_id)
     logger.info("mass action %s ended as %s", job_id, job.status if job else "missing")
+
+
+@queue.periodic_task(crontab(minute="*/10"))
+def retry_web_leads() -> None:
+    """Process again the web-lead submissions that failed (see portal.core.leads)."""
+    from portal.core import leads
+    from portal.mail import Mailer
+
+    if _settings is None:
+        return
+    mailer = Mailer(_settings.smtp_url, _settings.mail_from)
+    done = leads.retry_failed(_settings, mailer)
+    if done:
+        logger.info("web leads retried: %d processed", done)
