@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from huey import Huey
+from huey import Huey, crontab
 from huey.storage import RedisStorage, SqliteStorage
 
 from portal.config import Settings
@@ -57,3 +57,21 @@ def run_bulk(job_id: int) -> None:
 
     job = bulk.run_job(job_id)
     logger.info("mass action %s ended as %s", job_id, job.status if job else "missing")
+
+
+@queue.task()
+def send_mail(mail_id: int) -> None:
+    """Send one row of the outbox, if it is still due (see portal.core.outbox)."""
+    from portal.core import outbox
+
+    outbox.deliver(mail_id)
+
+
+@queue.periodic_task(crontab(minute="*"))
+def sweep_outbox() -> None:
+    """Send what is due: retries, and rows whose hand-over to the queue was lost."""
+    from portal.core import outbox
+
+    sent = outbox.sweep()
+    if sent:
+        logger.info("outbox sweep sent %s mail(s)", sent)

@@ -109,6 +109,16 @@ def mailbox(smtp_server: tuple[str, Mailbox]) -> Mailbox:
 
 
 @pytest.fixture
+def smtp_down(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the outbox at a port where nothing listens: every attempt is refused."""
+    from portal.core import outbox
+
+    url = "smtp://127.0.0.1:1?tls=off"
+    monkeypatch.setattr(outbox._config, "smtp_url", url)
+    return url
+
+
+@pytest.fixture
 def settings(tmp_path: Path, database_url: str, smtp_server: tuple[str, Mailbox]) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",

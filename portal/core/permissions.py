@@ -91,6 +91,7 @@ CORE_PERMISSIONS = (
         "/admin/portfolio",
         96,
     ),
+    Permission("menu.admin.mail", N_("Mail"), MENUS, "menu.admin", "/admin/mail", 97),
     Permission(
         "clients.visible_to_all",
         N_("Create clients visible to all users"),

@@ -235,7 +235,7 @@ def test_a_rejection_needs_a_reason_and_ends_the_request(
     log_in(http, "sales@example.com")
     rid = request_id(ask(http, monday_ahead()))
     # No chain of its own: the users of the parent profile decide.
-    assert [m["To"] for m in mailbox.messages] == ["manager@example.com"]
+    assert [m["To"].addresses[0].addr_spec for m in mailbox.messages] == ["manager@example.com"]
     log_in(other_http, "manager@example.com")
     answer = decide(other_http, rid, "reject")
     assert answer.status_code == 400
@@ -257,7 +257,7 @@ def test_nobody_approves_their_own_request(http: TestClient, team: Team, mailbox
     rid = request_id(ask(http, monday_ahead()))
     assert decide(http, rid, "approve").status_code == 404
     assert VacationRequest.get_by_id(rid).status == "pending"
-    assert [m["To"] for m in mailbox.messages] == ["admin@example.com"]
+    assert [m["To"].addresses[0].addr_spec for m in mailbox.messages] == ["admin@example.com"]
 
 
 def test_top_profiles_go_to_the_administrators(http: TestClient, team: Team) -> None:
