@@ -82,7 +82,7 @@ def build_message(
     The policy refuses any header value holding CR or LF, and names and the
     subject are flattened to one line first, so a crafted name cannot add a header.
     """
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=policy.default)
     name, address = parseaddr(sender)
     message["From"] = _address(name, address)
     message["To"] = _address(to_name, to)
@@ -130,6 +130,8 @@ def _text(answer: bytes | str) -> str:
 
 def describe(error: BaseException) -> str:
     """One line a person can read in the sent log."""
+    if isinstance(error, PermanentFailure):
+        return one_line(str(error))
     if isinstance(error, smtplib.SMTPException):
         return one_line(_describe(error)) or type(error).__name__
     return one_line(f"{type(error).__name__}: {error}")

@@ -34,6 +34,8 @@ from email.utils import make_msgid, parseaddr
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import peewee as pw
+
 from portal.core import audit
 from portal.core.fields import FieldError, normalise_email
 from portal.core.models import MAIL_STATUSES, OutgoingMail, Setting, User
@@ -450,7 +452,7 @@ def log_page(status: str = "", before: int | None = None) -> LogPage:
         query = query.where(OutgoingMail.id < before)
     mails = list(query.order_by(OutgoingMail.id.desc()).limit(PAGE_SIZE + 1))
     counted = (
-        OutgoingMail.select(OutgoingMail.status, OutgoingMail.id.count().alias("n"))
+        OutgoingMail.select(OutgoingMail.status, pw.fn.COUNT(OutgoingMail.id))
         .group_by(OutgoingMail.status)
         .tuples()
     )
