@@ -117,6 +117,7 @@ _GRANTS = {
         "menu.admin.users": "",
         "menu.admin.permissions": "",
         "menu.admin.portfolio": "",
+        "menu.admin.mail": "",
         "clients.bulk": "",
         "clients.gdpr": "",
         "clients.discount": "25",

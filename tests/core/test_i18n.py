@@ -315,6 +315,9 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers = {path: http.get(path) for path in pages}
     answers["fragment"] = http.get("/clients", headers={"HX-Request": "true"})
     answers["autocomplete"] = http.get("/clients/autocomplete?q=nandu")
+    # A test email (its template) and the sent log listing it.
+    post_form(http, "/admin/mail/test", {"to": "ana@example.com"})
+    answers["mail log"] = http.get("/admin/mail?status=sent")
     answers.update(_import_pages(http, user))
     answers.update(_vacation_pages(http, user))
     answers.update(_lifetime_pages(http, user))

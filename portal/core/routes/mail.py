@@ -23,7 +23,7 @@ NOTICES = {
     "test_queued": N_("Test email queued; its line below says whether it left."),
     "retried": N_("Sent again; its line below shows the outcome."),
 }
-STATUS_LABELS = {"queued": N_("Queued"), "sent": N_("Sent"), "failed": N_("Failed")}
+STATUS_LABELS = {"queued": N_("Queued"), "sent": N_("Sent"), "failed": N_("Not sent")}
 SECURITY_LABELS = {
     "starttls": N_("STARTTLS (usually port 587)"),
     "tls": N_("TLS from the start (usually port 465)"),
