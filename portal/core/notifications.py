@@ -112,14 +112,22 @@ def send_emails(
     for note in notes:
         if not note.user.email:
             continue
-        with speaking(note.user.language or default):
+        language = note.user.language or default
+        with speaking(language):
             line = render(note.text, note.values)
-            body = line
-            if note.url:
-                body += "\n\n" + gettext("Open it in Cartera: %(url)s", url=base_url + note.url)
+        link = base_url + note.url if note.url else ""
         try:
             # The outbox flattens the subject: a header never holds line breaks.
-            outbox.queue_mail(note.user.email, line, body, kind=kind, to_name=note.user.name)
+            outbox.queue_template(
+                None,
+                "email/notification.html",
+                language,
+                note.user.email,
+                kind=kind,
+                to_name=note.user.name,
+                line=line,
+                link=link,
+            )
         except outbox.InvalidAddress:
             logger.warning("no email for user %s: invalid address", note.user.id)
             continue

@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
 from portal.config import Settings
-from portal.core import tokens
+from portal.core import notifications, tokens
 from portal.core.models import (
     Activity,
     Client,
@@ -315,8 +315,9 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers = {path: http.get(path) for path in pages}
     answers["fragment"] = http.get("/clients", headers={"HX-Request": "true"})
     answers["autocomplete"] = http.get("/clients/autocomplete?q=nandu")
-    # A test email (its template) and the sent log listing it.
+    # A test email and a note by email (their templates), and the sent log listing them.
     post_form(http, "/admin/mail/test", {"to": "ana@example.com"})
+    notifications.notify([notifications.Note(user, "Saved.", {}, "/")], kind="test")
     answers["mail log"] = http.get("/admin/mail?status=sent")
     answers.update(_import_pages(http, user))
     answers.update(_vacation_pages(http, user))

@@ -311,7 +311,7 @@ def test_a_notification_reaches_its_reader_in_their_language(app: object, mailbo
     profile = make_profile("Ventas")
     eva = make_user("eva@example.com", profile, language="en")
     msgid = "%(name)s asks for days off from %(start)s to %(end)s."
-    values = {"name": "Ana\nBcc: x@example.com", "start": "2026-07-01", "end": "2026-07-03"}
+    values = {"name": "<b>Ana\nBcc: x@example.com", "start": "2026-07-01", "end": "2026-07-03"}
 
     with db.atomic():
         queued = notifications.notify([Note(eva, msgid, values, "/vacations/1")], kind="lead.x")
@@ -319,9 +319,12 @@ def test_a_notification_reaches_its_reader_in_their_language(app: object, mailbo
     [message] = mailbox.messages
     assert queued == 1 and OutgoingMail.get().kind == "lead.x"
     # A long subject is folded; the first line break is no part of it.
-    assert message["Subject"].strip().startswith("Ana Bcc: x@example.com asks for days off")
+    assert message["Subject"].strip().startswith("<b>Ana Bcc: x@example.com asks for days")
     assert message["Bcc"] is None
-    assert "http://127.0.0.1:8000/vacations/1" in body(message)
+    assert "Open it in Cartera: http://127.0.0.1:8000/vacations/1" in body(message)
+    html = body(message, "html")
+    assert '<a href="http://127.0.0.1:8000/vacations/1">Open it in Cartera</a>' in html
+    assert "&lt;b&gt;Ana" in html and "<b>" not in html
 
 
 # ---------------------------------------------------------------- the page
