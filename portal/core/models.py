@@ -532,6 +532,8 @@ class OutgoingMail(BaseModel):
     subject = pw.CharField(max_length=500)
     text = pw.TextField()
     html = pw.TextField(default="")
+    # The body holds a secret (a one-time link): erased once sent or given up.
+    secret = pw.BooleanField(default=False)
     message_id = pw.CharField(max_length=255, unique=True)
     status = pw.CharField(max_length=10, default="queued")
     attempts = pw.IntegerField(default=0)

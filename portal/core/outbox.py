@@ -5,17 +5,19 @@ mail was never queued. After the commit the row is handed to the job queue (at
 once in immediate mode); a row committed but never handed over (the process
 died, the queue was down) is picked up by the worker's sweep within a minute.
 
-    queue_mail(to, subject, text, *, kind, html="", to_name="", reply_to="")
-        -> OutgoingMail
+    queue_mail(to, subject, text, *, kind, html="", to_name="", reply_to="",
+               secret=False) -> OutgoingMail
     queue_template(source, template, language, to, *, kind, to_name="",
-                   reply_to="", **context) -> OutgoingMail
+                   reply_to="", secret=False, **context) -> OutgoingMail
     supersede(kind, to) -> int      give up queued mails a newer one replaces
 
 `kind` says what sent it, dotted like audit actions ("users.invite",
 "lead.assigned", "task.reminder"). `source` is the app, its Jinja environment or
 None (the one `configure` was given, for jobs in the worker); the template has
-the blocks `subject`, `text` and `html` (portal/web/emails.py). A recipient that
-is not one email address raises `InvalidAddress` before anything is stored.
+the blocks `subject`, `text` and `html` (portal/web/emails.py). `secret` marks a
+body holding a one-time link: it is erased once the mail is sent or given up,
+as the link itself is stored only hashed. A recipient that is not one email
+address raises `InvalidAddress` before anything is stored.
 
 A failure that may heal (server down, 4xx) is retried after 1, 5 and 30 minutes,
 2 and 12 hours, then the row is `failed`; a 5xx about the message or recipient
@@ -75,6 +77,7 @@ CLAIM = timedelta(minutes=10)
 SWEEP_BATCH = 200
 PAGE_SIZE = 50
 SETTING_KEY = "mail.server"
+ERASED = "(erased: it held a one-time link)\n"
 
 
 class InvalidAddress(ValueError):
@@ -125,6 +128,7 @@ def queue_mail(
     html: str = "",
     to_name: str = "",
     reply_to: str = "",
+    secret: bool = False,
 ) -> OutgoingMail:
     """Store one mail to send once the surrounding transaction commits."""
     mail = OutgoingMail.create(
@@ -135,6 +139,7 @@ def queue_mail(
         subject=one_line(subject)[:500],
         text=clean(text) + "\n",
         html=html or "",
+        secret=secret,
         message_id=make_msgid(domain=_domain(_config.mail_from)),
     )
     # Runs at once outside a transaction; dropped if the transaction rolls back.
@@ -151,6 +156,7 @@ def queue_template(
     kind: str,
     to_name: str = "",
     reply_to: str = "",
+    secret: bool = False,
     **context: Any,
 ) -> OutgoingMail:
     """Compose `template` in `language` (portal/web/emails.py) and queue it."""
@@ -160,7 +166,16 @@ def queue_template(
     if source is None:
         raise RuntimeError("outbox.configure was not given the templates")
     subject, text, html = compose(source, template, language, **context)
-    return queue_mail(to, subject, text, kind=kind, html=html, to_name=to_name, reply_to=reply_to)
+    return queue_mail(
+        to,
+        subject,
+        text,
+        kind=kind,
+        html=html,
+        to_name=to_name,
+        reply_to=reply_to,
+        secret=secret,
+    )
 
 
 def supersede(kind: str, to: str) -> int:
@@ -169,8 +184,16 @@ def supersede(kind: str, to: str) -> int:
     For one-time links: a resent invitation voids the earlier link, so a retry
     of the earlier mail would only deliver a dead link.
     """
+    secret = OutgoingMail.secret == True  # noqa: E712 (a SQL comparison)
     return (
-        OutgoingMail.update(status="failed", last_error="replaced by a newer mail")
+        OutgoingMail.update(
+            {
+                OutgoingMail.status: "failed",
+                OutgoingMail.last_error: "replaced by a newer mail",
+                OutgoingMail.text: pw.Case(None, [(secret, ERASED)], OutgoingMail.text),
+                OutgoingMail.html: pw.Case(None, [(secret, "")], OutgoingMail.html),
+            }
+        )
         .where(
             OutgoingMail.kind == kind,
             OutgoingMail.recipient == to.strip().lower(),
@@ -266,6 +289,8 @@ def _finish(
         mail.sent_at = utcnow()
     if retry_at is not None:
         mail.next_attempt_at = retry_at
+    if mail.secret and status != "queued":
+        mail.text, mail.html = ERASED, ""
     mail.save()
     if status == "failed":
         logger.warning("mail %s to %s given up: %s", mail.id, mail.recipient, error)
@@ -285,6 +310,15 @@ def sweep(limit: int = SWEEP_BATCH) -> int:
         mail = deliver(mail_id)
         sent += mail is not None and mail.status == "sent"
     return sent
+
+
+def overdue(after: timedelta = timedelta(minutes=5)) -> int:
+    """Queued mails due for longer than `after`: a sign that no worker is running."""
+    return (
+        OutgoingMail.select()
+        .where(OutgoingMail.status == "queued", OutgoingMail.next_attempt_at < utcnow() - after)
+        .count()
+    )
 
 
 def retry_now(mail: OutgoingMail, *, actor: User, ip: str = "") -> bool:

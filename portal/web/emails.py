@@ -63,6 +63,7 @@ def send_link(app: Starlette, user: User, purpose: str, token: str, *, sender: s
         user.email,
         kind=kind,
         to_name=user.name,
+        secret=True,
         name=user.name,
         sender=sender,
         link=f"{settings.base_url}/password/new/{token}",

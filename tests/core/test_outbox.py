@@ -151,6 +151,20 @@ def test_a_recipient_that_is_not_one_address_is_refused(app: object, address: st
     assert not OutgoingMail.select().exists()
 
 
+def test_a_secret_body_is_erased_once_sent_or_given_up(app: object, mailbox: Mailbox) -> None:
+    mailbox.refuse("gone@example.com")
+
+    sent = reload(queue(text="Your link: http://x/password/new/abc", secret=True))
+    gone = reload(queue("gone@example.com", text="http://x/password/new/def", secret=True))
+    kept = reload(queue(text="Nothing secret"))
+
+    assert "password/new/abc" in body(mailbox.messages[0])
+    assert (sent.status, sent.text, gone.status, gone.text) == (
+        "sent", outbox.ERASED, "failed", outbox.ERASED
+    )  # fmt: skip
+    assert kept.text == "Nothing secret\n"
+
+
 # ---------------------------------------------------------------- failures
 
 
@@ -175,7 +189,23 @@ def test_a_server_that_is_down_is_retried_with_backoff_then_given_up(
         assert expected - timedelta(seconds=5) < wait <= expected
     assert mailbox.messages == []
     assert "Connection" in failed.last_error and failed.last_error in page
+    assert "due for more than five minutes" not in page
     assert "Retry now" in page and f'action="/admin/mail/{mail.id}/retry"' in page
+
+
+def test_the_page_warns_when_mail_waits_for_a_worker(
+    http: TestClient, admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "_hand_over", lambda mail_id: None)
+    mail = queue()
+    fresh = http.get("/admin/mail").text
+    old = utcnow() - timedelta(minutes=6)
+    OutgoingMail.update(next_attempt_at=old).where(OutgoingMail.id == mail.id).execute()
+
+    late = http.get("/admin/mail").text
+
+    assert "due for more than five minutes" not in fresh
+    assert "1 mail has been due for more than five minutes" in late
 
 
 def test_retry_now_sends_a_failed_mail_once_the_server_is_back(

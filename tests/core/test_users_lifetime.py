@@ -170,6 +170,8 @@ def test_an_invitation_the_mail_server_refused_can_be_resent(
     # The refused mail carried the voided link: it is not retried.
     first = OutgoingMail.select().order_by(OutgoingMail.id).first()
     assert (first.status, first.last_error) == ("failed", "replaced by a newer mail")
+    # Links are kept hashed only: no mail body holds one once it is done with.
+    assert [m.text for m in OutgoingMail.select()] == [outbox.ERASED] * 2
 
 
 def test_a_resent_invitation_voids_the_earlier_link(

@@ -64,6 +64,7 @@ def _page(
         "test_errors": test_errors or {},
         "security": [(code, _(SECURITY_LABELS[code])) for code in SECURITY],
         "page": outbox.log_page(status, before),
+        "overdue": outbox.overdue(),
         "status": status,
         "statuses": MAIL_STATUSES,
         "status_labels": STATUS_LABELS,
