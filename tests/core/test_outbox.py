@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -318,6 +322,42 @@ def test_without_immediate_mode_mail_waits_for_the_worker(
         _through_the_queue(queue, mailbox)
     finally:
         jobs.configure(settings)
+
+
+def test_cartera_worker_sends_what_the_portal_queued(
+    app: object, settings: Settings, tmp_path: Path, mailbox: Mailbox
+) -> None:
+    data = tmp_path / "worker"
+    jobs.configure(Settings(data_dir=data, database_url=settings.database_url))
+    try:
+        mail = outbox.queue_mail("ana@example.com", "Hola", "Texto", kind="test")
+    finally:
+        jobs.configure(settings)
+    env = {
+        **os.environ,
+        "CARTERA_DATA_DIR": str(data),
+        "DATABASE_URL": settings.database_url,
+        "CARTERA_SMTP_URL": mailbox.url,
+        "CARTERA_SECRET_KEY": "test-secret-key",
+    }
+    env.pop("CARTERA_IMMEDIATE_JOBS", None)
+    env.pop("CARTERA_REDIS_URL", None)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "portal.cli", "worker", "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not mailbox.messages and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.1)
+    finally:
+        worker.terminate()
+        _out, errors = worker.communicate(timeout=10)
+
+    assert len(mailbox.messages) == 1, errors.decode()
+    assert reload(mail).status == "sent"
 
 
 @pytest.mark.skipif(not _redis_reachable(), reason="no Redis server on 127.0.0.1:6379")
