@@ -378,18 +378,18 @@ def stored_settings() -> ServerSettings:
         return ServerSettings()
 
 
-def source() -> str:
+def source(stored: ServerSettings | None = None) -> str:
     """Where the server comes from: "environment", "page" or "" (mail goes to the log)."""
     if _config.smtp_url:
         return "environment"
-    return "page" if stored_settings().host else ""
+    return "page" if (stored or stored_settings()).host else ""
 
 
-def current_mailer() -> Mailer:
+def current_mailer(stored: ServerSettings | None = None) -> Mailer:
     """The server mail goes through now: CARTERA_SMTP_URL wins over the page's settings."""
     if _config.smtp_url:
         return Mailer(_config.smtp_url, _config.mail_from)
-    stored = stored_settings()
+    stored = stored or stored_settings()
     if stored.host:
         return Mailer(stored.url(), stored.sender())
     return Mailer("", _config.mail_from)

@@ -19,7 +19,7 @@ from portal.core import notifications, outbox
 from portal.core.models import AuditEntry, OutgoingMail, Profile, User
 from portal.core.notifications import Note
 from portal.database import db, utcnow
-from tests.conftest import Mailbox, grant, log_in, make_profile, make_user, post_form
+from tests.conftest import Mailbox, count_queries, grant, log_in, make_profile, make_user, post_form
 from tests.core.test_bulk_pages import _redis_reachable
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -223,10 +223,14 @@ def test_retry_now_sends_a_failed_mail_once_the_server_is_back(
     forged = http.post(f"/admin/mail/{mail.id}/retry", data={}, follow_redirects=False)
     assert forged.status_code == 403 and reload(mail).status == "failed"
 
-    answer = post_form(http, f"/admin/mail/{mail.id}/retry")
+    answer = post_form(http, f"/admin/mail/{mail.id}/retry", {"status": "failed"})
     page = http.get(answer.headers["location"]).text
+    again = post_form(http, f"/admin/mail/{mail.id}/retry")
 
     assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/admin/mail?status=failed&notice=retried")
+    # A sent mail is not sent twice.
+    assert "notice" not in again.headers["location"] and len(mailbox.messages) == 1
     assert reload(mail).status == "sent" and len(mailbox.messages) == 1
     assert "Sent again" in page
     assert AuditEntry.get(AuditEntry.action == "mail.retried").object_id == mail.id
@@ -398,6 +402,21 @@ def test_a_notification_reaches_its_reader_in_their_language(app: object, mailbo
 
 
 # ---------------------------------------------------------------- the page
+
+
+def test_the_sent_log_costs_the_same_queries_for_one_row_or_many(
+    http: TestClient, admin: User
+) -> None:
+    queue()
+    with count_queries() as one:
+        http.get("/admin/mail")
+    for i in range(20):
+        queue(f"ana{i}@example.com")
+    with count_queries() as many:
+        page = http.get("/admin/mail").text
+
+    assert len(many) == len(one)
+    assert page.count('<tr id="mail-') == 21
 
 
 def test_the_mail_page_needs_its_permission(http: TestClient, mailbox: Mailbox) -> None:

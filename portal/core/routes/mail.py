@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -52,9 +53,9 @@ def _page(
     status = status if status in MAIL_STATUSES else ""
     before = parse_id(request.query_params.get("before", ""))
     notice = request.query_params.get("notice", "")
-    mailer = outbox.current_mailer()
+    mailer = outbox.current_mailer(stored)
     context = {
-        "source": outbox.source(),
+        "source": outbox.source(stored),
         "server": shown_url(mailer.url),
         "sender": mailer.sender,
         "has_password": bool(stored.password),
@@ -116,8 +117,14 @@ async def retry(request: Request) -> Response:
     mail = OutgoingMail.get_or_none(OutgoingMail.id == parse_id(request.path_params["mail_id"]))
     if mail is None:
         raise HTTPException(404)
-    outbox.retry_now(mail, actor=request.state.user, ip=client_ip(request))
-    return see_other("/admin/mail?notice=retried")
+    raw = await form_values(request)
+    retried = outbox.retry_now(mail, actor=request.state.user, ip=client_ip(request))
+    # Back to the list the button was on.
+    status = raw.get("status", "")
+    params = {"status": status if status in MAIL_STATUSES else ""}
+    if retried:
+        params["notice"] = "retried"
+    return see_other(f"/admin/mail?{urlencode(params)}#mail-{mail.id}")
 
 
 routes = [
