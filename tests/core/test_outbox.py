@@ -19,6 +19,7 @@ from portal.core import notifications, outbox
 from portal.core.models import AuditEntry, OutgoingMail, Profile, User
 from portal.core.notifications import Note
 from portal.database import db, utcnow
+from portal.mail import server_url, shown_url
 from tests.conftest import Mailbox, count_queries, grant, log_in, make_profile, make_user, post_form
 from tests.core.test_bulk_pages import _redis_reachable
 
@@ -485,3 +486,12 @@ def test_settings_kept_on_the_page_send_the_mail(
     assert message["From"].addresses[0].addr_spec == "ventas@example.com"
     assert message["From"].addresses[0].display_name == "Ventas Bcc: x@example.com"
     assert message["Bcc"] is None
+
+
+def test_a_server_url_is_built_from_fields_and_shown_without_its_password() -> None:
+    url = server_url("smtp.example.com", 587, "starttls", "ana@example.com", "p@ss:w/rd")
+
+    assert url == "smtp://ana%40example.com:p%40ss%3Aw%2Frd@smtp.example.com:587?tls=require"
+    assert shown_url(url) == "smtp://ana%40example.com:•••@smtp.example.com:587?tls=require"
+    assert server_url("mail.example.com", 465, "tls") == "smtps://mail.example.com:465"
+    assert server_url("relay", 25, "none") == "smtp://relay:25?tls=off"
