@@ -90,6 +90,7 @@ class _Config:
     mail_from: str = "Cartera <cartera@localhost>"
     base_url: str = "http://127.0.0.1:8000"
     language: str = "es"
+    currency: str = "EUR"
     templates: jinja2.Environment | None = None
 
 
@@ -104,6 +105,7 @@ def configure(settings: Settings, templates: jinja2.Environment | None = None) -
         mail_from=settings.mail_from,
         base_url=settings.base_url,
         language=settings.language,
+        currency=settings.currency,
         templates=templates,
     )
 
@@ -162,9 +164,7 @@ def queue_template(
     """Compose `template` in `language` (portal/web/emails.py) and queue it."""
     from portal.web.emails import compose
 
-    source = source if source is not None else _config.templates
-    if source is None:
-        raise RuntimeError("outbox.configure was not given the templates")
+    source = source if source is not None else _templates()
     subject, text, html = compose(source, template, language, **context)
     return queue_mail(
         to,
@@ -176,6 +176,15 @@ def queue_template(
         reply_to=reply_to,
         secret=secret,
     )
+
+
+def _templates() -> jinja2.Environment:
+    if _config.templates is None:
+        # A script that built no app: the core's templates, without plugins'.
+        from portal.web.rendering import build_environment
+
+        _config.templates = build_environment([], _config)
+    return _config.templates
 
 
 def supersede(kind: str, to: str) -> int:
