@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from portal import jobs
 from portal.config import Settings
-from portal.core import importer, notifications
+from portal.core import importer, notifications, outbox
 from portal.core.permissions import Registry
 from portal.core.routes import (
     account,
@@ -25,6 +25,7 @@ from portal.core.routes import (
     bulk,
     clients,
     leads,
+    mail,
     permissions,
     portfolio,
     privacy,
@@ -36,7 +37,6 @@ from portal.core.routes import (
     webforms,
 )
 from portal.database import open_database
-from portal.mail import Mailer
 from portal.plugins import build_manager, collect
 from portal.web import errors
 from portal.web.middleware import PortalMiddleware
@@ -80,6 +80,7 @@ def create_app(
         *audit.routes,
         *leads.routes,
         *webforms.routes,
+        *mail.routes,
         *collect(manager.hook.register_routes, settings=settings),
         *static_mounts,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -100,7 +101,7 @@ def create_app(
     app.state.templates = build_environment(template_dirs, settings)
     # The header's unread badge: one COUNT per full page.
     app.state.templates.globals["unread_notifications"] = notifications.unread_count
-    app.state.mailer = Mailer(settings.smtp_url, settings.mail_from)
+    outbox.configure(settings, app.state.templates)
     app.state.permissions = Registry.from_plugins(manager)
     app.state.menu_for = menu_builder(app.state.permissions)
     logger.info("Cartera ready on %s", settings.base_url)

@@ -258,11 +258,17 @@ def import_contacts(
 @main.command()
 @click.option("--workers", default=2, show_default=True, type=int, help="Threads.")
 def worker(workers: int) -> None:
-    """Run the background jobs (large imports, mass actions) queued by the portal."""
+    """Run the background jobs (mail, large imports, mass actions) queued by the portal."""
     from portal import jobs
+    from portal.core import outbox
+    from portal.plugins import build_manager, collect
+    from portal.web.rendering import build_environment
 
     settings = _settings()
     _migrate(settings)
+    # Jobs that write mail compose it from the same templates as the portal.
+    template_dirs = collect(build_manager(settings).hook.register_template_dirs)
+    outbox.configure(settings, build_environment(template_dirs, settings))
     if settings.immediate_jobs:
         raise click.ClickException("CARTERA_IMMEDIATE_JOBS is set: jobs run in the portal.")
     queue = jobs.configure(settings)

@@ -67,11 +67,27 @@ def run_bulk(job_id: int) -> None:
 def retry_web_leads() -> None:
     """Process again the web-lead submissions that failed (see portal.core.leads)."""
     from portal.core import leads
-    from portal.mail import Mailer
 
     if _settings is None:
         return
-    mailer = Mailer(_settings.smtp_url, _settings.mail_from)
-    done = leads.retry_failed(_settings, mailer)
+    done = leads.retry_failed(_settings)
     if done:
         logger.info("web leads retried: %d processed", done)
+
+
+@queue.task()
+def send_mail(mail_id: int) -> None:
+    """Send one row of the outbox, if it is still due (see portal.core.outbox)."""
+    from portal.core import outbox
+
+    outbox.deliver(mail_id)
+
+
+@queue.periodic_task(crontab(minute="*"))
+def sweep_outbox() -> None:
+    """Send what is due: retries, and rows whose hand-over to the queue was lost."""
+    from portal.core import outbox
+
+    sent = outbox.sweep()
+    if sent:
+        logger.info("outbox sweep sent %s mail(s)", sent)

@@ -69,17 +69,41 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 class Mailbox:
-    """Messages a real local SMTP server received, parsed."""
+    """Messages a real local SMTP server received, parsed; `url` reaches the server.
+
+    `refuse(address, reply)` makes the server answer RCPT for that address with
+    `reply` ("550 …" for good, "451 …" for now), as a real server would.
+    """
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.envelopes: list[list[str]] = []
+        self.refused: dict[str, str] = {}
+        self.url = ""
 
-    # aiosmtpd calls its handlers by this exact name.
+    def refuse(self, address: str, reply: str = "550 5.1.1 No such user") -> None:
+        self.refused[address.lower()] = reply
+
+    def clear(self) -> None:
+        self.messages.clear()
+        self.envelopes.clear()
+        self.refused.clear()
+
+    # aiosmtpd calls its handlers by these exact names.
+    async def handle_RCPT(  # noqa: N802
+        self, server: object, session: object, envelope: Any, address: str, options: list
+    ) -> str:
+        if address.lower() in self.refused:
+            return self.refused[address.lower()]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(  # noqa: N802
         self, server: object, session: object, envelope: Any
     ) -> str:
         parsed = BytesParser(policy=email_policy.default).parsebytes(envelope.content)
         self.messages.append(parsed)  # type: ignore[arg-type]
+        self.envelopes.append(list(envelope.rcpt_tos))
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -97,15 +121,26 @@ def smtp_server() -> Iterator[tuple[str, Mailbox]]:
         port = probe.getsockname()[1]
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
-    yield f"smtp://127.0.0.1:{controller.port}?tls=off", mailbox
+    mailbox.url = f"smtp://127.0.0.1:{controller.port}?tls=off"
+    yield mailbox.url, mailbox
     controller.stop()
 
 
 @pytest.fixture
 def mailbox(smtp_server: tuple[str, Mailbox]) -> Mailbox:
-    """The test's view of the SMTP server, emptied first."""
-    smtp_server[1].messages.clear()
+    """The test's view of the SMTP server (`.messages`, `.url`, `.refuse`), emptied first."""
+    smtp_server[1].clear()
     return smtp_server[1]
+
+
+@pytest.fixture
+def smtp_down(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the outbox at a port where nothing listens: every attempt is refused."""
+    from portal.core import outbox
+
+    url = "smtp://127.0.0.1:1?tls=off"
+    monkeypatch.setattr(outbox._config, "smtp_url", url)
+    return url
 
 
 @pytest.fixture

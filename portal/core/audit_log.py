@@ -75,6 +75,8 @@ ACTION_LABELS = {
     "imports.clients": N_("Clients imported"),
     "imports.contacts": N_("Contacts imported"),
     "imports.undone": N_("Import undone"),
+    "mail.settings.changed": N_("Mail server changed"),
+    "mail.retried": N_("Email sent again"),
 }
 OBJECT_LABELS = {
     "profile": N_("Profile"),
@@ -82,6 +84,7 @@ OBJECT_LABELS = {
     "client": N_("Client"),
     "contact": N_("Contact"),
     "import_job": N_("Import"),
+    "outgoing_mail": N_("Email"),
 }
 
 

@@ -124,6 +124,7 @@ _GRANTS = {
         "menu.admin.portfolio": "",
         "menu.admin.webforms": "",
         "menu.leads": "",
+        "menu.admin.mail": "",
         "clients.bulk": "",
         "clients.gdpr": "",
         "clients.discount": "25",

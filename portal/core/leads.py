@@ -5,8 +5,9 @@ its own as a `LeadSubmission`, and then processed in one transaction: match an
 existing client or contact, or create a lead client; pick the owner by the
 assignment rules (round robin, a person away replaced by their stand-in); open
 the first-contact task with its reminder; record the consent; post the
-notification and the audit entry. If any step fails the transaction leaves
-nothing behind and the submission stays, marked failed, to be tried again.
+notification, queue the owner's email in the outbox and write the audit entry.
+If any step fails the transaction leaves nothing behind (the email included)
+and the submission stays, marked failed, to be tried again.
 
 Matching reads every client, whoever owns it: the lead comes from outside, and
 nothing of what is found goes back to the visitor.
@@ -50,7 +51,6 @@ from portal.core.visibility import Scope
 from portal.database import db, utcnow
 from portal.i18n import N_
 from portal.i18n import gettext as _
-from portal.mail import Mailer
 from portal.text import clean
 
 logger = logging.getLogger(__name__)
@@ -301,7 +301,8 @@ def _capture(submission: LeadSubmission, settings: Settings) -> Outcome:
             evidence=evidence, ip=submission.ip,
         )  # fmt: skip
     note = Note(owner, NEW_LEAD, {"name": client.name}, f"/clients/{client.id}")
-    notifications.post([note])
+    # The email is queued in this transaction: it leaves only if all of this commits.
+    notifications.notify([note], kind="lead")
     audit.record(
         "leads.captured",
         actor=None,
@@ -505,22 +506,10 @@ def assign(form: WebForm, place: dict[str, str]) -> tuple[User, AssignmentRule |
     raise LeadError("no rule gives this lead to anyone and the form has no active fallback owner")
 
 
-# ------------------------------------------------------------------ after the commit
+# ------------------------------------------------------------------ retries
 
 
-def email_owner(mailer: Mailer, outcome: Outcome, settings: Settings) -> int:
-    """Email the owner about the lead; call after the commit.
-
-    TODO: queue the mail inside the processing transaction once the outbox
-    (portal/core/outbox.py) is on main; until then a lost SMTP connection loses
-    this email, though the notification and the task are kept.
-    """
-    return notifications.send_emails(
-        mailer, [outcome.note], base_url=settings.base_url, default=settings.language
-    )
-
-
-def retry_failed(settings: Settings, mailer: Mailer) -> int:
+def retry_failed(settings: Settings) -> int:
     """Process the failed submissions again (the worker's periodic job); return how many."""
     waiting = (
         LeadSubmission.select(LeadSubmission.id)
@@ -530,9 +519,7 @@ def retry_failed(settings: Settings, mailer: Mailer) -> int:
     )
     done = 0
     for (submission_id,) in waiting.tuples():
-        outcome = process(submission_id, settings)
-        if outcome is not None:
-            email_owner(mailer, outcome, settings)
+        if process(submission_id, settings) is not None:
             done += 1
     return done
 

@@ -30,6 +30,8 @@ VACATION_STATUSES = ("pending", "approved", "rejected", "cancelled")
 HALF_DAYS = ("morning", "afternoon")
 # Working days a year unless the user's own allowance says otherwise.
 DEFAULT_VACATION_DAYS = 22
+# An outgoing mail waits (queued), left (sent) or was given up on (failed).
+MAIL_STATUSES = ("queued", "sent", "failed")
 
 
 class Profile(BaseModel):
@@ -657,6 +659,41 @@ class ResetRequest(BaseModel):
         table_name = "reset_request"
 
 
+class OutgoingMail(BaseModel):
+    """One email on its way out, kept afterwards as the sent log (portal/core/outbox.py).
+
+    `sender` stays empty until sending, which fills in the configured sender it
+    used; `next_attempt_at` is both the retry time and, while a worker holds the
+    row, the end of its claim.
+    """
+
+    kind = pw.CharField(max_length=50)
+    recipient = pw.CharField(max_length=254)
+    recipient_name = pw.CharField(max_length=200, default="")
+    sender = pw.CharField(max_length=300, default="")
+    reply_to = pw.CharField(max_length=254, default="")
+    subject = pw.CharField(max_length=500)
+    text = pw.TextField()
+    html = pw.TextField(default="")
+    # The body holds a secret (a one-time link): erased once sent or given up.
+    secret = pw.BooleanField(default=False)
+    message_id = pw.CharField(max_length=255, unique=True)
+    status = pw.CharField(max_length=10, default="queued")
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField(default=utcnow)
+    last_error = pw.TextField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    sent_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "outgoing_mail"
+        indexes = (
+            (("status", "next_attempt_at"), False),
+            (("status", "created_at"), False),
+            (("created_at",), False),
+        )
+
+
 CORE_MODELS = (
     Profile,
     User,
@@ -689,4 +726,5 @@ CORE_MODELS = (
     AssignmentRule,
     AssignmentRuleUser,
     LeadSubmission,
+    OutgoingMail,
 )

@@ -2,8 +2,14 @@
 
 A note is stored as a catalogue msgid plus its values, so the portal renders it
 in the language of whoever reads it. Emails are composed per recipient in their
-own language (or the company's) and sent only after the change they report has
-been committed.
+own language (or the company's) and queued in the outbox, which sends them only
+once the change they report has been committed.
+
+    post(notes)                       the in-portal notes only
+    notify(notes, *, kind)            the notes, and an email for each
+    send_emails(notes, *, kind=...)   the emails only
+
+All three belong inside the transaction that makes the change.
 """
 
 from __future__ import annotations
@@ -15,10 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
+from portal.core import outbox
 from portal.core.models import Notification, User
 from portal.database import utcnow
 from portal.i18n import current_language, format_date, gettext
-from portal.mail import Mailer
 
 logger = logging.getLogger(__name__)
 
@@ -85,22 +91,48 @@ def speaking(language: str) -> Iterator[None]:
         current_language.reset(token)
 
 
-def send_emails(mailer: Mailer, notes: Iterable[Note], *, base_url: str, default: str) -> int:
-    """Email every note to its person; call after the commit. Returns how many left."""
-    sent = 0
+def notify(notes: Iterable[Note], *, kind: str) -> int:
+    """Post the notes and queue an email for each; returns how many emails."""
+    notes = list(notes)
+    post(notes)
+    return send_emails(notes, kind=kind)
+
+
+def send_emails(
+    notes: Iterable[Note],
+    *,
+    kind: str = "notification",
+    base_url: str | None = None,
+    default: str | None = None,
+) -> int:
+    """Queue an email per note to its person; returns how many were queued."""
+    base_url = outbox.base_url() if base_url is None else base_url
+    default = default or outbox.default_language()
+    queued = 0
     for note in notes:
         if not note.user.email:
             continue
-        with speaking(note.user.language or default):
+        language = note.user.language or default
+        with speaking(language):
             line = render(note.text, note.values)
-            # A header never holds line breaks, whatever a name contains.
-            subject = " ".join(line.split())
-            body = line
-            if note.url:
-                body += "\n\n" + gettext("Open it in Cartera: %(url)s", url=base_url + note.url)
-        if mailer.send(note.user.email, subject, body + "\n"):
-            sent += 1
-    return sent
+        link = base_url + note.url if note.url else ""
+        try:
+            # The outbox flattens the subject: a header never holds line breaks.
+            outbox.queue_template(
+                None,
+                "email/notification.html",
+                language,
+                note.user.email,
+                kind=kind,
+                to_name=note.user.name,
+                line=line,
+                link=link,
+            )
+        except outbox.InvalidAddress:
+            logger.warning("no email for user %s: invalid address", note.user.id)
+            continue
+        queued += 1
+    return queued
 
 
 def unread_count(user: User | None) -> int:

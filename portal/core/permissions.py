@@ -91,6 +91,7 @@ CORE_PERMISSIONS = (
         "/admin/portfolio",
         96,
     ),
+    Permission("menu.admin.mail", N_("Mail"), MENUS, "menu.admin", "/admin/mail", 97),
     Permission(
         "menu.admin.webforms",
         N_("Web forms and leads"),

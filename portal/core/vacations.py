@@ -340,7 +340,7 @@ def submit(user: User, values: dict, *, ip: str = "") -> tuple[VacationRequest, 
             Note(person, ASKED, _about(request, user.name), url_of(request))
             for person in current_approvers(request)
         ]
-        notifications.post(notes)
+        notifications.notify(notes, kind="vacations.requested")
     return request, notes
 
 
@@ -400,7 +400,8 @@ def decide(
         else:
             text = APPROVED if approve else REJECTED
             notes = [Note(requester, text, _about(request, approver.name), url_of(request))]
-        notifications.post(notes)
+        kind = "requested" if request.status == "pending" else request.status
+        notifications.notify(notes, kind=f"vacations.{kind}")
     return notes
 
 
@@ -447,7 +448,7 @@ def cancel(request: VacationRequest, user: User, *, ip: str = "") -> list[Note]:
             if person.id != user.id
         ]
         request.status = "cancelled"
-        notifications.post(notes)
+        notifications.notify(notes, kind="vacations.cancelled")
     return notes
 
 

@@ -184,6 +184,9 @@ def portal(tmp_path: Path, smtp_server: tuple[str, Mailbox]) -> Iterator[Portal]
         CARTERA_BASE_URL=url,
         # The run's local SMTP server (tests/conftest.py); the `mailbox` fixture reads it.
         CARTERA_SMTP_URL=smtp_server[0],
+        # Mail and other jobs run in the server's process, as in the other tests:
+        # no worker runs beside it.
+        CARTERA_IMMEDIATE_JOBS="1",
         PYTHONPATH=str(REPO),
     )
     log_file = tmp_path / "server.log"

@@ -29,7 +29,7 @@ def wait_for_mail(mailbox: Mailbox, address: str) -> str:
     while time.monotonic() < deadline:
         found = mailbox.to(address)
         if found:
-            return found[-1].get_content()
+            return found[-1].get_body(("plain",)).get_content()
         time.sleep(0.1)
     pytest.fail(f"no email reached {address}")
 

@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
 from portal.config import Settings
-from portal.core import tokens, webforms
+from portal.core import notifications, tokens, webforms
 from portal.core.models import (
     Activity,
     AssignmentRule,
@@ -321,6 +321,10 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers = {path: http.get(path) for path in pages}
     answers["fragment"] = http.get("/clients", headers={"HX-Request": "true"})
     answers["autocomplete"] = http.get("/clients/autocomplete?q=nandu")
+    # A test email and a note by email (their templates), and the sent log listing them.
+    post_form(http, "/admin/mail/test", {"to": "ana@example.com"})
+    notifications.notify([notifications.Note(user, "Saved.", {}, "/")], kind="test")
+    answers["mail log"] = http.get("/admin/mail?status=sent")
     answers.update(_import_pages(http, user))
     answers.update(_vacation_pages(http, user))
     answers.update(_lifetime_pages(http, user))

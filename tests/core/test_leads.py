@@ -145,7 +145,7 @@ def test_a_post_makes_a_client_task_consent_note_and_email(
     assert "owner" not in submission.payload and "extra_field" not in submission.payload
     mail = mailbox.to("ana@example.com")
     assert len(mail) == 1 and "Ferretería Ruiz" in mail[0]["Subject"]
-    assert f"/clients/{client.id}" in mail[0].get_content()
+    assert f"/clients/{client.id}" in mail[0].get_body(("plain",)).get_content()
 
 
 def test_the_page_and_messages_follow_the_language(http: TestClient, team: Team) -> None:

@@ -10,13 +10,14 @@ from datetime import timedelta
 import pytest
 from starlette.testclient import TestClient
 
-from portal.core import tokens
+from portal.core import outbox, tokens
 from portal.core.models import (
     BASELINE_GRANTS,
     Activity,
     AuditEntry,
     Client,
     Contact,
+    OutgoingMail,
     Profile,
     User,
     UserSession,
@@ -25,7 +26,6 @@ from portal.core.models import (
 from portal.core.permissions import read_grants, write_grants
 from portal.core.visibility import Scope
 from portal.database import utcnow
-from portal.mail import Mailer
 from tests.conftest import PASSWORD, Mailbox, grant, log_in, make_profile, make_user, post_form
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -146,16 +146,18 @@ def test_an_invitation_link_sets_the_password_once_and_logs_in(
 
 
 def test_an_invitation_the_mail_server_refused_can_be_resent(
-    http: TestClient, other_http: TestClient, org: dict, mailbox: Mailbox
+    http: TestClient,
+    other_http: TestClient,
+    org: dict,
+    mailbox: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     log_in(http, "admin@example.com")
-    working = http.app.state.mailer
     # Nothing listens on port 1 of the loopback: the connection is refused.
-    http.app.state.mailer = Mailer("smtp://127.0.0.1:1?tls=off", working.sender)
-
-    answer = invite(http, org["reps"], language="en")
-    page = http.get(answer.headers["location"])
-    http.app.state.mailer = working
+    with monkeypatch.context() as down:
+        down.setattr(outbox._config, "smtp_url", "smtp://127.0.0.1:1?tls=off")
+        answer = invite(http, org["reps"], language="en")
+        page = http.get(answer.headers["location"])
     marta = User.get(User.email == "marta@example.com")
     resent = post_form(http, f"/admin/users/{marta.id}/invite")
     notice = http.get(resent.headers["location"])
@@ -165,6 +167,11 @@ def test_an_invitation_the_mail_server_refused_can_be_resent(
     assert "Resend invitation" in page.text
     assert "Invitation sent." in notice.text
     assert set_password(other_http, link_in(mailbox.to("marta@example.com")[0])).status_code == 303
+    # The refused mail carried the voided link: it is not retried.
+    first = OutgoingMail.select().order_by(OutgoingMail.id).first()
+    assert (first.status, first.last_error) == ("failed", "replaced by a newer mail")
+    # Links are kept hashed only: no mail body holds one once it is done with.
+    assert [m.text for m in OutgoingMail.select()] == [outbox.ERASED] * 2
 
 
 def test_a_resent_invitation_voids_the_earlier_link(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qsl, urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -162,9 +161,7 @@ async def public_form(request: Request) -> Response:
             )  # fmt: skip
         submission = leads.receive(form, reading, ip=ip, language=language)
 
-    outcome = leads.process(submission.id, settings)
-    if outcome is not None:
-        await run_in_threadpool(leads.email_owner, request.app.state.mailer, outcome, settings)
+    leads.process(submission.id, settings)
     with notifications.speaking(language):
         return _thanks(request, form, language)
 

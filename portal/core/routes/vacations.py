@@ -13,7 +13,6 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from babel import dates
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,7 +28,6 @@ from portal.core.models import (
     VacationDecision,
     VacationRequest,
 )
-from portal.core.notifications import Note
 from portal.database import db
 from portal.i18n import current_language
 from portal.i18n import gettext as _
@@ -46,18 +44,6 @@ from portal.web.requests import (
 MAX_ALLOWANCE = Decimal(366)
 MAX_STEPS = 10
 PAST_DECISIONS = 50
-
-
-async def _deliver(request: Request, notes: list[Note]) -> None:
-    """Email the notes once the change is committed, off the event loop."""
-    settings = request.app.state.settings
-    await run_in_threadpool(
-        notifications.send_emails,
-        request.app.state.mailer,
-        notes,
-        base_url=settings.base_url,
-        default=settings.language,
-    )
 
 
 # ---------------------------------------------------------------- requests
@@ -106,14 +92,13 @@ async def request_new(request: Request) -> Response:
     if errors:
         return _request_form(request, raw, errors, 400)
     try:
-        created, notes = vacations.submit(user, values, ip=client_ip(request))
+        created, _notes = vacations.submit(user, values, ip=client_ip(request))
     except vacations.NoApprover:
         errors["form"] = _(
             "Nobody can approve this request yet: ask an administrator to set the "
             "approval chain of your profile."
         )
         return _request_form(request, raw, errors, 400)
-    await _deliver(request, notes)
     return see_other(f"/vacations/{created.id}?sent=1")
 
 
@@ -181,10 +166,9 @@ async def request_decide(request: Request) -> Response:
         }
         return render(request, "vacations/detail.html", context, status_code=400)
     try:
-        notes = vacations.decide(shown, user, approve, comment, ip=client_ip(request))
+        vacations.decide(shown, user, approve, comment, ip=client_ip(request))
     except vacations.Conflict:
         raise HTTPException(404) from None
-    await _deliver(request, notes)
     return see_other(f"/vacations/{shown.id}")
 
 
@@ -197,10 +181,9 @@ async def request_cancel(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "vacations/cancel.html", {"shown": shown})
     try:
-        notes = vacations.cancel(shown, user, ip=client_ip(request))
+        vacations.cancel(shown, user, ip=client_ip(request))
     except vacations.Conflict:
         raise HTTPException(404) from None
-    await _deliver(request, notes)
     return see_other(f"/vacations/{shown.id}")
 
 

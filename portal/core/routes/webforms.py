@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -174,10 +173,7 @@ async def retry(request: Request) -> Response:
     submission = LeadSubmission.get_or_none(LeadSubmission.id == request.path_params["sub_id"])
     if submission is None:
         raise HTTPException(404)
-    settings = request.app.state.settings
-    outcome = leads.process(submission.id, settings)
-    if outcome is not None:
-        await run_in_threadpool(leads.email_owner, request.app.state.mailer, outcome, settings)
+    outcome = leads.process(submission.id, request.app.state.settings)
     return see_other("/admin/lead-submissions?status=failed" if outcome is None else
                      "/admin/lead-submissions")  # fmt: skip
 
