@@ -427,3 +427,22 @@ def test_the_manager_sees_the_team_leads_and_their_state(
 def test_the_leads_page_needs_its_permission(http: TestClient, team: Team) -> None:
     log_in(http, team.ana.email)
     assert http.get("/leads").status_code == 403
+
+
+def test_erasing_the_person_forgets_what_they_typed(http: TestClient, team: Team) -> None:
+    from portal.core import gdpr
+
+    send(http, team.form, lead(team.form, company="Bodegas Ruiz", phone="600 000 001"))
+    # Another person of the same company, found by the company's phone.
+    send(http, team.form, lead(team.form, email="otro@bodegas.example", phone="600 000 001"))
+    first, second = LeadSubmission.select().order_by(LeadSubmission.id)
+    assert first.client_id == second.client_id
+    plugins = http.app.state.plugins  # type: ignore[attr-defined]
+    contact = Contact.get(Contact.email == "inigo@bilbao.example")
+    gdpr.erase(gdpr.Subject("contact", contact.id), plugins, actor=None)
+    first, second = LeadSubmission.select().order_by(LeadSubmission.id)
+    assert (first.payload, first.ip) == ("{}", "")
+    assert "otro@bodegas.example" in second.payload
+
+    gdpr.erase(gdpr.Subject("client", first.client_id), plugins, actor=None)
+    assert [s.payload for s in LeadSubmission.select()] == ["{}", "{}"]
