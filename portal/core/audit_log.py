@@ -77,6 +77,11 @@ ACTION_LABELS = {
     "imports.undone": N_("Import undone"),
     "mail.settings.changed": N_("Mail server changed"),
     "mail.retried": N_("Email sent again"),
+    "leads.captured": N_("Web lead received"),
+    "leads.form.created": N_("Web form created"),
+    "leads.form.changed": N_("Web form changed"),
+    "leads.rule.saved": N_("Owner rule saved"),
+    "leads.rule.deleted": N_("Owner rule deleted"),
 }
 OBJECT_LABELS = {
     "profile": N_("Profile"),
@@ -85,6 +90,8 @@ OBJECT_LABELS = {
     "contact": N_("Contact"),
     "import_job": N_("Import"),
     "outgoing_mail": N_("Email"),
+    "web_form": N_("Web form"),
+    "assignment_rule": N_("Owner rule"),
 }
 
 

@@ -425,7 +425,7 @@ def _placing(client: Client) -> dict[str, str]:
 def _new_client(values: dict[str, Any], place: dict[str, str], owner: User) -> Client:
     company = values.get("company", "")
     client = Client(
-        name=(company or values["name"])[:200],
+        name=(company or values.get("name") or values.get("email") or "?")[:200],
         kind="company" if company else "person",
         status="lead",
         owner=owner,
