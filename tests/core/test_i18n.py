@@ -352,8 +352,10 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     assert "1 fila no se ha importado" in answers["report"].text
 
     english = _english_phrases()
+    # A web form's English labels are meant to be English, whoever edits them.
+    english_labels = re.compile(r'name="label_en_[a-z_]+"[^>]*>')
     leftovers = {
-        path: [phrase for phrase in english if phrase in answer.text]
+        path: [phrase for phrase in english if phrase in english_labels.sub("", answer.text)]
         for path, answer in [*answers.items(), ("404", missing)]
     }
     assert {path: found for path, found in leftovers.items() if found} == {}
