@@ -78,6 +78,7 @@ ACTION_LABELS = {
     "mail.settings.changed": N_("Mail server changed"),
     "mail.retried": N_("Email sent again"),
     "leads.captured": N_("Web lead received"),
+    "leads.accepted": N_("Web lead accepted after being taken for spam"),
     "leads.form.created": N_("Web form created"),
     "leads.form.changed": N_("Web form changed"),
     "leads.rule.saved": N_("Owner rule saved"),
@@ -92,6 +93,7 @@ OBJECT_LABELS = {
     "outgoing_mail": N_("Email"),
     "web_form": N_("Web form"),
     "assignment_rule": N_("Owner rule"),
+    "lead_submission": N_("Web form submission"),
 }
 
 

@@ -75,6 +75,11 @@ STATE_NAMES = {
     "closed": N_("Closed"),
 }
 NEW_LEAD = N_("New lead assigned: %(name)s")
+SPAM_REASONS = {
+    "honeypot": N_("hidden field filled in"),
+    "too_fast": N_("sent too fast"),
+    "token": N_("no valid form token"),
+}
 
 
 class LeadError(Exception):
@@ -122,22 +127,31 @@ def read_post(form: WebForm, pairs: list[tuple[str, str]], *, secret: str, now: 
         if age > PAGE_TOKEN_MAX_AGE:
             reading.expired = True
 
+    reading.values, reading.errors = _validated(chosen, raw)
+    consent_ticked = raw.get(webforms.CONSENT_FIELD, "") != ""
+    reading.values["consent"] = consent_ticked and bool(form_consent(form))
+    return reading
+
+
+def _validated(
+    chosen: dict[str, dict[str, Any]], raw: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The form's fields checked and normalised, or a message per field."""
     values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for name, item in chosen.items():
         spec = webforms.SPECS[name]
         text = raw.get(name, "")
         if not text:
             if item.get("required"):
-                reading.errors[name] = _("Please fill this in.")
+                errors[name] = _("Please fill this in.")
             continue
         if len(text) > spec.limit:
-            reading.errors[name] = _("At most %(n)s characters.", n=spec.limit)
+            errors[name] = _("At most %(n)s characters.", n=spec.limit)
             continue
         values[name] = text
-    _normalise(values, reading.errors)
-    values["consent"] = raw.get(webforms.CONSENT_FIELD, "") != "" and bool(form_consent(form))
-    reading.values = values
-    return reading
+    _normalise(values, errors)
+    return values, errors
 
 
 def form_consent(form: WebForm) -> str:
@@ -506,7 +520,37 @@ def assign(form: WebForm, place: dict[str, str]) -> tuple[User, AssignmentRule |
     raise LeadError("no rule gives this lead to anyone and the form has no active fallback owner")
 
 
-# ------------------------------------------------------------------ retries
+# ------------------------------------------------------------------ retries and mistakes
+
+
+def accept(submission_id: int, settings: Settings, *, actor: User, ip: str) -> str:
+    """Process a post taken for spam after all (a person who typed fast, say).
+
+    Its values are checked as a post's are; the consent box is not kept with
+    spam, so none is recorded. Returns a message when it cannot be processed.
+    """
+    submission = LeadSubmission.get_or_none(
+        LeadSubmission.id == submission_id, LeadSubmission.status == "spam"
+    )
+    if submission is None:
+        return _("Only a submission taken for spam can be accepted.")
+    raw = json.loads(submission.payload).get("values", {})
+    chosen = {item["name"]: item for item in webforms.chosen_fields(submission.form)}
+    values, errors = _validated(chosen, {k: clean(v) for k, v in raw.items() if k in chosen})
+    if errors:
+        problem = "; ".join(f"{name}: {text}" for name, text in sorted(errors.items()))
+        LeadSubmission.update(error=problem).where(LeadSubmission.id == submission.id).execute()
+        return problem
+    values["consent"] = False
+    payload = {"values": values, "consent_text": "", "origin": "accepted"}
+    with db.atomic():
+        LeadSubmission.update(
+            payload=json.dumps(payload, ensure_ascii=False, sort_keys=True), status="received"
+        ).where(LeadSubmission.id == submission.id).execute()
+        audit.record("leads.accepted", actor=actor, target=submission, ip=ip)
+    if process(submission.id, settings) is None:
+        return _("It could not be processed; it waits among the failed ones.")
+    return ""
 
 
 def retry_failed(settings: Settings) -> int:

@@ -32,7 +32,15 @@ from portal.core.models import (
     Zone,
 )
 from portal.database import utcnow
-from tests.conftest import Mailbox, grant, log_in, make_profile, make_user, post_form
+from tests.conftest import (
+    Mailbox,
+    count_queries,
+    grant,
+    log_in,
+    make_profile,
+    make_user,
+    post_form,
+)
 
 SECRET = "test-secret-key"
 CONSENT = "Acepto recibir información comercial por correo."
@@ -446,3 +454,49 @@ def test_erasing_the_person_forgets_what_they_typed(http: TestClient, team: Team
 
     gdpr.erase(gdpr.Subject("client", first.client_id), plugins, actor=None)
     assert [s.payload for s in LeadSubmission.select()] == ["{}", "{}"]
+
+
+def test_the_leads_page_runs_the_same_queries_for_more_leads(http: TestClient, team: Team) -> None:
+    log_in(http, team.manager.email)
+
+    def queries_for_page() -> int:
+        with count_queries() as seen:
+            assert http.get("/leads").status_code == 200
+        return len(seen)
+
+    send(http, team.form, lead(team.form, email="one@example.com"))
+    few = queries_for_page()
+    for number in range(4):
+        send(http, team.form, lead(team.form, email=f"more{number}@example.com"))
+    LeadSubmission.update(ip="10.0.0.1").execute()  # clear of the rate limit
+    send(http, team.form, lead(team.form, email="last@example.com"))
+    assert LeadSubmission.select().where(LeadSubmission.status == "processed").count() == 6
+    assert queries_for_page() == few
+
+
+def test_a_person_taken_for_a_bot_can_be_accepted_by_the_administrator(
+    http: TestClient, team: Team, mailbox: Mailbox
+) -> None:
+    hurried = {**lead(team.form, company="Prisas SL", consent="yes"),
+               webforms.TOKEN_FIELD: page_token(team.form, 0)}  # fmt: skip
+    send(http, team.form, hurried)
+    send(http, team.form, {"name": "Bot", "email": "no-at-sign", "url": "x"})
+    person, bot = LeadSubmission.select().order_by(LeadSubmission.id)
+    assert (person.status, bot.status) == ("spam", "spam")
+
+    admin = make_user("root@example.com", team.manager.profile, is_admin=True)
+    log_in(http, admin.email)
+    listing = http.get("/admin/lead-submissions?status=spam")
+    assert "sent too fast" in listing.text and "Not spam: process it" in listing.text
+    assert post_form(http, f"/admin/lead-submissions/{person.id}/accept").status_code == 303
+    person = LeadSubmission.get_by_id(person.id)
+    assert person.status == "processed"
+    assert Client.get_by_id(person.client_id).name == "Prisas SL"
+    # The consent box is not kept with spam: none is recorded.
+    assert ConsentRecord.select().count() == 0
+    assert len(mailbox.to("ana@example.com")) == 1
+
+    post_form(http, f"/admin/lead-submissions/{bot.id}/accept")
+    bot = LeadSubmission.get_by_id(bot.id)
+    assert bot.status == "spam" and "email" in bot.error
+    assert Client.select().count() == 1

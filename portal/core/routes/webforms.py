@@ -160,10 +160,11 @@ async def submissions(request: Request) -> Response:
     rows = []
     for submission in query.limit(SUBMISSIONS_PAGE):
         try:
-            values = json.loads(submission.payload).get("values", {})
+            payload = json.loads(submission.payload)
         except ValueError:
-            values = {}
-        rows.append((submission, values))
+            payload = {}
+        reason = leads.SPAM_REASONS.get(payload.get("spam", ""), "")
+        rows.append((submission, payload.get("values", {}), reason))
     context = {"rows": rows, "status": status}
     return render(request, "admin/lead_submissions.html", context)
 
@@ -178,6 +179,19 @@ async def retry(request: Request) -> Response:
                      "/admin/lead-submissions")  # fmt: skip
 
 
+@permission_required(KEY)
+async def accept(request: Request) -> Response:
+    """A post taken for spam that a person recognises as a real lead."""
+    problem = leads.accept(
+        request.path_params["sub_id"],
+        request.app.state.settings,
+        actor=request.state.user,
+        ip=client_ip(request),
+    )
+    return see_other("/admin/lead-submissions?status=spam" if problem else
+                     "/admin/lead-submissions")  # fmt: skip
+
+
 routes = [
     Route("/admin/webforms", overview),
     Route("/admin/webforms/new", form_new, methods=["GET", "POST"]),
@@ -189,4 +203,5 @@ routes = [
     Route("/admin/lead-rules/{rule_id:id}/delete", rule_delete, methods=["GET", "POST"]),
     Route("/admin/lead-submissions", submissions),
     Route("/admin/lead-submissions/{sub_id:id}/retry", retry, methods=["POST"]),
+    Route("/admin/lead-submissions/{sub_id:id}/accept", accept, methods=["POST"]),
 ]
