@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -31,7 +33,7 @@ from portal.core.models import (
     WebForm,
     Zone,
 )
-from portal.database import utcnow
+from portal.database import db, utcnow
 from tests.conftest import (
     Mailbox,
     count_queries,
@@ -500,3 +502,33 @@ def test_a_person_taken_for_a_bot_can_be_accepted_by_the_administrator(
     bot = LeadSubmission.get_by_id(bot.id)
     assert bot.status == "spam" and "email" in bot.error
     assert Client.select().count() == 1
+
+
+def test_leads_processed_at_once_still_take_turns(http: TestClient, team: Team) -> None:
+    settings = http.app.state.settings  # type: ignore[attr-defined]
+    ids = []
+    for number in range(6):
+        values = {"name": f"Persona {number}", "email": f"p{number}@example.com",
+                  "postal_code": "48001", "country": "ES", "consent": False}  # fmt: skip
+        payload = json.dumps({"values": values, "consent_text": "", "origin": "page"})
+        ids.append(LeadSubmission.create(form=team.form, payload=payload).id)
+    db.close()  # each thread opens its own connection
+    start = threading.Barrier(len(ids))
+
+    def work(submission_id: int) -> None:
+        start.wait()
+        try:
+            leads.process(submission_id, settings)
+        finally:
+            db.close()
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in ids]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert {s.status for s in LeadSubmission.select()} == {"processed"}
+    owners = Counter(client.owner_id for client in Client.select())
+    assert owners == {team.ana.id: 3, team.bea.id: 3}
+    assert AssignmentRule.get_by_id(team.north.id).turn == 6
