@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from portal import jobs
 from portal.config import Settings
@@ -20,6 +21,7 @@ from portal.core import importer, notifications, outbox
 from portal.core.permissions import Registry
 from portal.core.routes import (
     account,
+    agenda,
     audit,
     auth,
     bulk,
@@ -60,7 +62,7 @@ def create_app(
     manager = plugins or build_manager(settings)
 
     static_mounts = [
-        Mount(f"/static/{prefix}", StaticFiles(directory=folder), name=f"static-{prefix}")
+        Mount(f"/static/{prefix}", _static_files(folder), name=f"static-{prefix}")
         for prefix, folder in collect(manager.hook.register_static_dirs)
     ]
     routes = [
@@ -77,20 +79,23 @@ def create_app(
         *views.routes,
         *privacy.routes,
         *vacations.routes,
+        *agenda.routes,
         *audit.routes,
         *leads.routes,
         *webforms.routes,
         *mail.routes,
         *collect(manager.hook.register_routes, settings=settings),
         *static_mounts,
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Mount("/static", _static_files(STATIC), name="static"),
     ]
     app = Starlette(
         routes=routes,
         middleware=[
-            # zlib's default level: a list page compresses in about two thirds of
-            # the time level 9 takes, for about 1.5 % more bytes.
-            Middleware(GZipMiddleware, minimum_size=500, compresslevel=6),
+            # Pages are compressed on every request: zlib's fastest level takes
+            # half the time of its default (about 0.05 ms less for a list page
+            # of 16 KB) for about 11 % more bytes, some 0.4 KB. Static files
+            # bring their own level (`_static_files`).
+            Middleware(GZipMiddleware, minimum_size=500, compresslevel=1),
             Middleware(PortalMiddleware, settings=settings),
         ],
         exception_handlers=errors.handlers,
@@ -106,6 +111,13 @@ def create_app(
     app.state.menu_for = menu_builder(app.state.permissions)
     logger.info("Cartera ready on %s", settings.base_url)
     return app
+
+
+def _static_files(folder: Path) -> ASGIApp:
+    # A browser fetches these once and caches them for a day (web/middleware.py),
+    # so a smaller file is worth the longer compression; the outer middleware
+    # leaves a response that already has a Content-Encoding alone.
+    return GZipMiddleware(StaticFiles(directory=folder), minimum_size=500, compresslevel=6)
 
 
 async def health(request: Request) -> Response:

@@ -258,7 +258,8 @@ def import_contacts(
 @main.command()
 @click.option("--workers", default=2, show_default=True, type=int, help="Threads.")
 def worker(workers: int) -> None:
-    """Run the background jobs (mail, large imports, mass actions) queued by the portal."""
+    """Run the background jobs queued by the portal (mail, large imports, mass actions)
+    and the periodic ones (mail retries, task reminders)."""
     from portal import jobs
     from portal.core import outbox
     from portal.plugins import build_manager, collect

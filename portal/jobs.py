@@ -91,3 +91,12 @@ def sweep_outbox() -> None:
     sent = outbox.sweep()
     if sent:
         logger.info("outbox sweep sent %s mail(s)", sent)
+
+
+@queue.periodic_task(crontab(minute="*"))
+def send_reminders() -> None:
+    """Every minute in the worker: the task reminders whose time has come."""
+    from portal.core import reminders
+    from portal.database import utcnow
+
+    reminders.run(Settings.from_env(), utcnow())

@@ -28,6 +28,7 @@ from stdnum.es import cif, dni, nie
 from stdnum.mx import rfc
 
 from portal.core import catalogue, webforms
+from portal.core.demo_agenda import create_tasks
 from portal.core.demo_pipeline import create_opportunities
 from portal.core.models import (
     Activity,
@@ -106,6 +107,7 @@ Administración del sistema|structural||
 """
 
 _CLIENT_MENUS = {
+    "menu.agenda": "",
     "menu.clients": "",
     "menu.clients.import": "",
     "menu.clients.export": "",
@@ -118,6 +120,7 @@ _GRANTS = {
     "Dirección": {
         **_CLIENT_MENUS,
         **_APPROVALS,
+        "tasks.delete": "",
         "menu.admin": "",
         "menu.admin.users": "",
         "menu.admin.permissions": "",
@@ -136,12 +139,15 @@ _GRANTS = {
         **_CLIENT_MENUS,
         **_APPROVALS,
         "menu.leads": "",
+        # Heads tidy their team's agenda.
+        "tasks.delete": "",
         "clients.bulk": "",
         "clients.discount": "15",
         "clients.coordinates": "",
     },
     "Comercial": {**_CLIENT_MENUS, "clients.discount": "10"},
     "Asistencia": {
+        "menu.agenda": "",
         "menu.clients": "",
         "menu.vacations": "",
         "menu.vacations.calendar": "",
@@ -626,6 +632,7 @@ def build_demo(
         _create_web_form(staff, seed, now)
         # A generator of their own, so the rows above stay as they were.
         create_opportunities(random.Random(seed + 2), now)
+        create_tasks(random.Random(seed + 4), now)
 
     logger.info(
         "demo data built from seed %d: %d users, %d clients in %.1f s",

@@ -36,6 +36,7 @@ from portal.core.models import (
     LeadSubmission,
     Opportunity,
     Tag,
+    Task,
     User,
 )
 from portal.database import db, utcnow
@@ -158,17 +159,21 @@ def _contact_data(contact: Contact) -> dict[str, list[dict]]:
     client = Client.get_by_id(contact.client_id)
     pattern = _mentions(_terms(contact.name, contact.email, contact.email_alt,
                                contact.phone, contact.mobile))  # fmt: skip
-    mentioned = []
+    mentioned, tasks = [], []
     if pattern is not None:
         for activity in Activity.select().where(Activity.client == client.id):
             if pattern.search(activity.subject) or pattern.search(activity.notes):
                 mentioned.append(_row(activity))
+        for task in Task.select().where(Task.client == client.id):
+            if task.contact_id == contact.id or pattern.search(task.title + task.notes):
+                tasks.append(_row(task))
     return {
         "contact": [{**_row(contact), "client_name": client.name}],
         "consent": [
             _row(r) for r in ConsentRecord.select().where(ConsentRecord.contact == contact)
         ],
         "activities": mentioned,
+        "tasks": tasks,
         "audit": [_row(entry) for entry in _audit_about("contact", contact.id)],
     }
 
@@ -182,6 +187,7 @@ def _client_data(client: Client) -> dict[str, list[dict]]:
             _row(r) for r in ConsentRecord.select().where(ConsentRecord.client == client.id)
         ],
         "activities": [_row(a) for a in Activity.select().where(Activity.client == client.id)],
+        "tasks": [_row(t) for t in Task.select().where(Task.client == client.id)],
         "opportunities": [
             _row(o) for o in Opportunity.select().where(Opportunity.client == client.id)
         ],
@@ -251,7 +257,8 @@ def _scrub(pattern: _Mentions | None, text: str) -> str:
     return pattern.sub(text) if pattern is not None else text
 
 
-def _scrub_activities(client_id: int, pattern: _Mentions | None) -> None:
+def _scrub_mentions(client_id: int, pattern: _Mentions | None) -> None:
+    """Take the person out of the client's activities and tasks."""
     if pattern is None:
         return
     for activity in Activity.select().where(Activity.client == client_id):
@@ -260,6 +267,10 @@ def _scrub_activities(client_id: int, pattern: _Mentions | None) -> None:
             Activity.update(subject=subject, notes=notes).where(
                 Activity.id == activity.id
             ).execute()
+    for task in Task.select().where(Task.client == client_id):
+        title, notes = _scrub(pattern, task.title), _scrub(pattern, task.notes)
+        if (title, notes) != (task.title, task.notes):
+            Task.update(title=title, notes=notes).where(Task.id == task.id).execute()
 
 
 def _blank_evidence(condition: pw.Expression) -> None:
@@ -298,7 +309,7 @@ def _erase_contact(contact: Contact) -> None:
     _blank_submissions(contact.client_id, [contact.email, contact.email_alt])
     pattern = _mentions(_terms(contact.name, contact.email, contact.email_alt,
                                contact.phone, contact.mobile))  # fmt: skip
-    _scrub_activities(contact.client_id, pattern)
+    _scrub_mentions(contact.client_id, pattern)
     _blank_evidence(ConsentRecord.contact == contact.id)
     _blank_audit("contact", contact.id, ERASED)
     contact.delete_instance()
@@ -315,6 +326,12 @@ def _erase_client(client: Client) -> None:
     # kind of contact happened, when and by whom.
     Activity.update(subject="", notes="").where(Activity.client == client.id).execute()
     pattern = _mentions(_terms(client.name, client.email, client.phone, client.mobile))
+    # Tasks keep what is to be done (a title is needed), without the person in it.
+    Task.update(notes="").where(Task.client == client.id).execute()
+    for task in Task.select().where(Task.client == client.id):
+        title = _scrub(pattern, task.title)
+        if title != task.title:
+            Task.update(title=title).where(Task.id == task.id).execute()
     for opportunity in Opportunity.select().where(Opportunity.client == client.id):
         title = _scrub(pattern, opportunity.title)
         if title != opportunity.title:

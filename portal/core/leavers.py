@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from portal.core import audit, sessions, tokens
+from portal.core import audit, sessions, tasks, tokens
 from portal.core.models import Client, User
 from portal.database import db, utcnow
 
 
 def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> int:
-    """Deactivate `leaver` and give their clients to `successor`; return how many moved.
+    """Deactivate `leaver` and give their clients and open tasks to `successor`.
 
-    Everything happens in one transaction: either the clients have moved and the
-    account is closed, or nothing changed. Past activity keeps its author.
+    Returns how many clients moved. Everything happens in one transaction:
+    either the clients and tasks have moved and the account is closed, or
+    nothing changed. Past activity and done tasks keep their person.
     """
     with db.atomic():
         # Closing the account first also locks its row (PostgreSQL), so a client
@@ -32,9 +33,7 @@ def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> i
             .execute()
         )
         # Contacts have no owner of their own: they belong to their client and follow it.
-        # TODO: issue 5 (tasks and agenda) — move the leaver's open tasks and future
-        # agenda items to `successor` here, in this same transaction; the tables do
-        # not exist yet.
+        tasks_moved = tasks.reassign(leaver, successor)
         sessions.end_all_sessions(leaver.id)
         tokens.revoke_all(leaver.id)
 
@@ -48,6 +47,7 @@ def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> i
                 "successor": successor.id,
                 "successor_name": successor.name,
                 "clients_moved": moved,
+                "tasks_moved": tasks_moved,
             },
             ip=ip,
         )

@@ -21,9 +21,9 @@ CONSENT_STATES = ("given", "withdrawn")
 OPPORTUNITY_STATUSES = ("open", "won", "lost")
 LEAD_STATUSES = ("received", "processed", "failed", "spam")
 # What a new profile holds until the administrator changes it: the client menus,
-# and asking for days off and the team calendar.
+# the agenda, and asking for days off and the team calendar.
 BASELINE_GRANTS = (
-    '{"menu.clients":"","menu.clients.export":"","menu.clients.import":"",'
+    '{"menu.agenda":"","menu.clients":"","menu.clients.export":"","menu.clients.import":"",'
     '"menu.vacations":"","menu.vacations.calendar":""}'
 )
 VACATION_STATUSES = ("pending", "approved", "rejected", "cancelled")
@@ -622,6 +622,21 @@ class LeadSubmission(BaseModel):
         )
 
 
+class CalendarFeed(BaseModel):
+    """The secret address of one user's agenda for phone calendars.
+
+    Only the SHA-256 of the token in the address is stored, as for sessions:
+    the address is shown once, when it is made; making a new one ends the old.
+    """
+
+    user = pw.ForeignKeyField(User, backref="calendar_feeds", on_delete="CASCADE", unique=True)
+    token_hash = pw.CharField(max_length=64, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "calendar_feed"
+
+
 class SchemaMigration(BaseModel):
     name = pw.CharField(max_length=150, primary_key=True)
     applied_at = pw.DateTimeField(default=utcnow)
@@ -726,5 +741,6 @@ CORE_MODELS = (
     AssignmentRule,
     AssignmentRuleUser,
     LeadSubmission,
+    CalendarFeed,
     OutgoingMail,
 )

@@ -19,17 +19,19 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from portal.core import outbox
 from portal.core.models import Notification, User
 from portal.database import utcnow
-from portal.i18n import current_language, format_date, gettext
+from portal.i18n import current_language, current_zone, format_date, format_datetime, gettext
 
 logger = logging.getLogger(__name__)
 
 # Values under these keys are ISO dates, shown in the reader's date format.
 DATE_VALUES = ("start", "end")
+# ISO naive-UTC date and times, shown in the reader's zone and format.
+DATETIME_VALUES = ("at",)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,12 @@ def render(text: str, values: dict[str, str]) -> str:
                 shown[key] = format_date(date.fromisoformat(shown[key]))
             except ValueError:
                 pass
+    for key in DATETIME_VALUES:
+        if key in shown:
+            try:
+                shown[key] = format_datetime(datetime.fromisoformat(shown[key]))
+            except ValueError:
+                pass
     return gettext(text, **shown)
 
 
@@ -82,12 +90,14 @@ def render_row(row: Notification) -> str:
 
 
 @contextmanager
-def speaking(language: str) -> Iterator[None]:
-    """Compose text in another language for a while (an email's recipient)."""
+def speaking(language: str, zone: str = "") -> Iterator[None]:
+    """Compose text in another language (and zone) for a while (an email's recipient)."""
     token = current_language.set(language)
+    zone_token = current_zone.set(zone or current_zone.get())
     try:
         yield
     finally:
+        current_zone.reset(zone_token)
         current_language.reset(token)
 
 
@@ -113,7 +123,7 @@ def send_emails(
         if not note.user.email:
             continue
         language = note.user.language or default
-        with speaking(language):
+        with speaking(language, note.user.time_zone):
             line = render(note.text, note.values)
         link = base_url + note.url if note.url else ""
         try:

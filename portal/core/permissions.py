@@ -70,6 +70,7 @@ CORE_PERMISSIONS = (
         "menu.clients.import", N_("Import clients"), MENUS, "menu.clients", "/clients/import", 11
     ),
     Permission("menu.clients.export", N_("Export clients"), MENUS, "menu.clients", order=12),
+    Permission("menu.agenda", N_("Agenda"), MENUS, url="/agenda", order=20),
     Permission("menu.admin", N_("Administration"), MENUS, order=90),
     Permission("menu.admin.profiles", N_("Profiles"), MENUS, "menu.admin", "/admin/profiles", 91),
     Permission(

@@ -5,6 +5,7 @@ Frozen copy of the definitions as they were at this migration.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import peewee as pw
@@ -14,9 +15,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+# Every profile gets the agenda, as a new profile does (BASELINE_GRANTS).
+NEW_BASELINE_KEYS = ("menu.agenda",)
+
+
 class BaseModel(pw.Model):
     class Meta:
         legacy_table_names = False
+
+
+class Profile(BaseModel):
+    grants = pw.TextField(default="{}")
+
+    class Meta:
+        table_name = "profile"
 
 
 class User(BaseModel):
@@ -76,6 +88,31 @@ class Task(BaseModel):
         )
 
 
+class CalendarFeed(BaseModel):
+    user = pw.ForeignKeyField(User, backref="calendar_feeds", on_delete="CASCADE", unique=True)
+    token_hash = pw.CharField(max_length=64, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "calendar_feed"
+
+
+def _grant_baseline() -> None:
+    for profile in Profile.select(Profile.id, Profile.grants):
+        try:
+            held = json.loads(profile.grants or "{}")
+        except ValueError:
+            held = {}
+        if not isinstance(held, dict):
+            held = {}
+        for key in NEW_BASELINE_KEYS:
+            held.setdefault(key, "")
+        grants = json.dumps(dict(sorted(held.items())), separators=(",", ":"))
+        Profile.update(grants=grants).where(Profile.id == profile.id).execute()
+
+
 def apply(database: pw.Database) -> None:
-    with database.bind_ctx([User, Client, Contact, Activity, Task]):
-        database.create_tables([Task])
+    models = [Profile, User, Client, Contact, Activity, Task, CalendarFeed]
+    with database.bind_ctx(models):
+        database.create_tables([Task, CalendarFeed])
+        _grant_baseline()

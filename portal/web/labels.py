@@ -22,6 +22,20 @@ LABELS: dict[str, dict[str, str]] = {
         "email": N_("Email"),
         "note": N_("Note"),
     },
+    "task": {
+        "call": N_("Call"),
+        "visit": N_("Visit"),
+        "email": N_("Email"),
+        "meeting": N_("Meeting"),
+        "other": N_("Other"),
+    },
+    "task_status": {"open": N_("Open"), "done": N_("Done"), "cancelled": N_("Cancelled")},
+    "recurrence": {
+        "": N_("Does not repeat"),
+        "daily": N_("Every day"),
+        "weekly": N_("Every week"),
+        "monthly": N_("Every month"),
+    },
     "fiscal": {
         "nif": "NIF",
         "nie": "NIE",

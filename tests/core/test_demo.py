@@ -4,7 +4,7 @@ import hashlib
 import time
 import unicodedata
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -342,3 +342,22 @@ def test_customers_have_bought_in_the_past_and_prospects_have_deals_open(
             assert row.closed_on is None and row.expected_close > TODAY
         else:
             assert row.client.created_at.date() <= row.closed_on < TODAY
+
+
+def test_everyone_has_an_agenda_around_the_demo_day(demo: DemoAccounts) -> None:
+    from portal.core.models import Task
+
+    sales = User.get(User.email == demo.salesperson)
+    theirs = Task.select().where(Task.assignee == sales.id)
+    today = TODAY
+
+    assert Grants.of(sales).has("menu.agenda")
+    assert Grants.of(User.get(User.email == demo.sales_head)).has("tasks.delete")
+    assert theirs.where(Task.due_on.between(today, today + timedelta(days=10))).exists()
+    late = theirs.where(Task.status == "open", Task.due_on < today)
+    done = theirs.where(Task.status == "done", Task.outcome.is_null(False))
+    assert late.exists() and done.exists()
+    assert Task.select().where(Task.recurrence == "weekly").count() == 5  # one per head
+    # Every task is on a client its assignee owns.
+    for task in Task.select(Task, Client).join(Client).where(Task.client.is_null(False)):
+        assert task.client.owner_id == task.assignee_id

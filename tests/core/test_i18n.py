@@ -330,6 +330,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers.update(_lifetime_pages(http, user))
     answers.update(_merge_pages(http, user, client))
     answers.update(_lead_pages(http, user, client))
+    answers.update(_agenda_pages(http, user, client))
     twin = {"name": client.name, "kind": "company", "status": "lead", "owner": user.id,
             "country": "ES", "email": client.email or "x@example.com"}  # fmt: skip
     Client.update(email=twin["email"]).where(Client.id == client.id).execute()
@@ -393,6 +394,30 @@ def _lead_pages(http: TestClient, user: User, client: Client) -> dict[str, Any]:
     answers["lead invalid"] = http.post("/f/clave-publica", data=post)
     answers["lead thanks"] = http.post("/f/clave-publica", data={**post, "url": "x"})
     answers["lead too large"] = http.post("/f/clave-publica", data={"name": "x" * 30000})
+
+
+def _agenda_pages(http: TestClient, user: User, client: Client) -> dict[str, Any]:
+    """The agenda's three views, a task's pages and the calendar feed page."""
+    from portal.core import tasks
+
+    start = datetime.combine(date.today(), datetime.min.time()).replace(hour=10)
+    weekly = tasks.create(
+        user, "Reunión semanal", tasks.When.at(start, "Europe/Madrid"), kind="meeting",
+        client=client, recurrence="weekly", reminder_minutes=15,
+    )  # fmt: skip
+    tasks.create(user, "Feria", tasks.When.all_day(date.today() - timedelta(days=3)))
+    paths = [
+        "/agenda",
+        "/agenda?view=day&who=team",
+        "/agenda?view=month",
+        "/agenda/tasks/new",
+        f"/agenda/tasks/{weekly.id}",
+        f"/agenda/tasks/{weekly.id}/edit",
+        f"/agenda/tasks/{weekly.id}/delete",
+        "/agenda/feed",
+    ]
+    answers = {path: http.get(path) for path in paths}
+    answers["feed address"] = post_form(http, "/agenda/feed")
     return answers
 
 

@@ -176,7 +176,8 @@ def test_a_contact_gets_everything_held_about_them(http: TestClient, gdpr: Team)
     assert answer.headers["content-type"] == "application/zip"
     files = _members(answer)
     assert set(files) == {
-        "personal-data.json", "contact.csv", "consent.csv", "activities.csv", "audit.csv"
+        "personal-data.json", "contact.csv", "consent.csv", "activities.csv", "tasks.csv",
+        "audit.csv",
     }  # fmt: skip
     data = json.loads(files["personal-data.json"])
     assert data["contact"][0]["email"] == "marta@ruiz.example"

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from types import SimpleNamespace
 
 import peewee as pw
@@ -24,6 +25,7 @@ from openpyxl import load_workbook
 from starlette.testclient import TestClient
 
 from portal.core import leads
+from portal.core import tasks as task_rules
 from portal.core.models import (
     BASELINE_GRANTS,
     Activity,
@@ -35,6 +37,7 @@ from portal.core.models import (
     LoginFailure,
     Profile,
     Suppression,
+    Task,
     User,
     UserSession,
     WebForm,
@@ -53,8 +56,8 @@ STATUSES = ("lead", "prospect", "customer")
 FUNCTION_FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 # Children before parents, so no foreign key refuses a delete.
 RESET_ORDER = (
-    LeadSubmission, WebForm, ConsentRecord, Suppression, AuditEntry, Activity, Contact, Client,
-    UserSession, LoginFailure, User, Profile,
+    LeadSubmission, WebForm, Task, ConsentRecord, Suppression, AuditEntry, Activity, Contact,
+    Client, UserSession, LoginFailure, User, Profile,
 )  # fmt: skip
 
 
@@ -106,6 +109,18 @@ def expected_visible(
     return visible
 
 
+def expected_tasks(user: User) -> set[int]:
+    """Ids of the tasks `user` may see: their own, and those of people whose clients
+    they would see (the assignee standing where a client's owner stands)."""
+    as_owned = [
+        SimpleNamespace(id=task.id, owner_id=task.assignee_id, visible_to_all=False)
+        for task in Task.select(Task.id, Task.assignee)
+    ]
+    covered = expected_visible(user, list(Profile.select()), list(User.select()), as_owned)
+    own = {task.id for task in as_owned if task.owner_id == user.id}
+    return covered | own
+
+
 def reference_for(user: User, *, to_change: bool = False) -> set[int]:
     """The reference applied to what the database holds right now."""
     return expected_visible(
@@ -143,6 +158,8 @@ class World:
     creation_order: tuple[int, ...]
     users: tuple[int, ...]
     clients: tuple[ClientSpec, ...]
+    # The assignee of each task: anyone, assistants included.
+    tasks: tuple[int, ...] = ()
 
 
 @st.composite
@@ -174,7 +191,9 @@ def worlds(draw: st.DrawFn, max_clients: int = 40) -> World:
         )
         size = draw(st.integers(0, max_clients))
         clients = draw(st.lists(one, min_size=size, max_size=size))
-    return World(tuple(profiles), tuple(order), tuple(users), tuple(clients))
+    size = draw(st.integers(0, 12))
+    assignees = draw(st.lists(st.integers(0, len(users) - 1), min_size=size, max_size=size))
+    return World(tuple(profiles), tuple(order), tuple(users), tuple(clients), tuple(assignees))
 
 
 def clear_tables() -> None:
@@ -237,6 +256,9 @@ def build(world: World) -> list[User]:
                     kind="call",
                     subject="Called",
                 )
+        for number, assignee in enumerate(world.tasks):
+            when = task_rules.When.all_day(date(2027, 3, 1 + number))
+            task_rules.create(users[assignee], f"Task {number}", when)
     return [User.get_by_id(user.id) for user in users]
 
 
@@ -279,6 +301,11 @@ def test_scope_matches_reference(database: pw.Database, world: World) -> None:
         assert {c.id for c in scope.changeable()} == may_change
         changing = {k for k in all_ids if scope.client_or_none(k, to_change=True)}
         assert changing == may_change
+
+        expected_task_ids = expected_tasks(user)
+        assert {t.id for t in scope.tasks()} == expected_task_ids, user.email
+        task_ids = [task.id for task in Task.select(Task.id)]
+        assert {k for k in task_ids if scope.task_or_none(k)} == expected_task_ids
 
 
 # --- named cases --------------------------------------------------------------
@@ -593,6 +620,32 @@ def check_acceptance(http: TestClient, key: int, csrf: str, changeable: bool) ->
     assert Client.get_by_id(key).version == client.version + 1
 
 
+def check_tasks(http: TestClient, user: User, csrf: str) -> None:
+    """The team's month lists exactly the visible tasks; the rest answer 404 to every verb."""
+    expected = expected_tasks(user)
+    page = http.get("/agenda?view=month&who=team&date=2027-03-01").text
+    grid = page.split('<section id="overdue">', 1)[0]
+    assert {int(key) for key in re.findall(r'href="/agenda/tasks/(\d+)"', grid)} == expected
+
+    every = [task.id for task in Task.select(Task.id).order_by(Task.id)]
+    for key in every:
+        wanted = 200 if key in expected else 404
+        assert http.get(f"/agenda/tasks/{key}").status_code == wanted, (user.email, key)
+    before = list(Task.select().order_by(Task.id).dicts())
+    edit = {"kind": "call", "title": "Taken", "assignee": user.id, "day": "2027-03-01",
+            "all_day": "on", "version": 1, "csrf_token": csrf}  # fmt: skip
+    for key in [k for k in every if k not in expected][:2]:
+        for action, form in (("edit", edit), ("complete", {"version": 1, "csrf_token": csrf}),
+                             ("delete", {"csrf_token": csrf})):  # fmt: skip
+            answer = http.post(f"/agenda/tasks/{key}/{action}", data=form, follow_redirects=False)
+            assert answer.status_code == 404, (action, key)
+    for key in sorted(expected)[:1]:
+        # Seen, but deleting needs tasks.delete, which these profiles lack.
+        answer = http.post(f"/agenda/tasks/{key}/delete", data={"csrf_token": csrf})
+        assert answer.status_code == 403
+    assert list(Task.select().order_by(Task.id).dicts()) == before
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=FUNCTION_FIXTURE)
 @given(world=worlds(max_clients=30))
 def test_every_verb_over_http_matches_reference(http: TestClient, world: World) -> None:
@@ -611,6 +664,7 @@ def test_every_verb_over_http_matches_reference(http: TestClient, world: World) 
         assert changeable <= visible
         for key in sorted(visible)[:1] + sorted(visible - changeable)[:1]:
             check_acceptance(http, key, csrf, key in changeable)
+        check_tasks(http, user, csrf)
 
     if visible:
         # Deleting last, so earlier users still had every client to look at.

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from portal.config import LANGUAGES
 from portal.core import consent, fields, lifecycle, purchases, restrictions, tagging
 from portal.core.clients import convert, delete_contact
-from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, Tag, User
+from portal.core.models import ACTIVITY_KINDS, Activity, Client, Contact, Tag, Task, User
 from portal.database import db, utcnow
 from portal.i18n import current_zone, local_today
 from portal.i18n import gettext as _
@@ -75,6 +75,22 @@ def lifecycle_context(request: Request, client: Client) -> dict:
     }
 
 
+def open_tasks(request: Request, client: Client) -> list[Task]:
+    """The client's open tasks the user may see, soonest first; [] without the agenda."""
+    if not grants_of(request).has("menu.agenda"):
+        return []
+    query = (
+        Task.select(Task, User.id, User.name)
+        .join(User, on=(Task.assignee == User.id))
+        .where(Task.client == client.id, Task.status == "open")
+    )
+    found = list(scope_of(request).tasks(query).order_by(Task.due_on, Task.due_at, Task.id))
+    now, today = utcnow(), local_today()
+    for task in found:
+        task.overdue = task.due_at < now if task.due_at else task.due_on < today
+    return found
+
+
 def detail_context(request: Request, client: Client, **extra: object) -> dict:
     activities, more = timeline(client)
     contacts = list(client.contacts.order_by(Contact.name, Contact.id))
@@ -93,6 +109,7 @@ def detail_context(request: Request, client: Client, **extra: object) -> dict:
         "activities": activities,
         "more_activities": more,
         "activity_kinds": ACTIVITY_KINDS,
+        "client_tasks": open_tasks(request, client),
         "contact_form": {},
         "contact_errors": {},
         "activity_form": {"kind": "call"},
