@@ -394,6 +394,7 @@ def _lead_pages(http: TestClient, user: User, client: Client) -> dict[str, Any]:
     answers["lead invalid"] = http.post("/f/clave-publica", data=post)
     answers["lead thanks"] = http.post("/f/clave-publica", data={**post, "url": "x"})
     answers["lead too large"] = http.post("/f/clave-publica", data={"name": "x" * 30000})
+    return answers
 
 
 def _agenda_pages(http: TestClient, user: User, client: Client) -> dict[str, Any]:
