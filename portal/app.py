@@ -26,6 +26,7 @@ from portal.core.routes import (
     auth,
     bulk,
     clients,
+    leads,
     mail,
     opportunities,
     permissions,
@@ -37,6 +38,7 @@ from portal.core.routes import (
     users,
     vacations,
     views,
+    webforms,
 )
 from portal.database import open_database
 from portal.plugins import build_manager, collect
@@ -83,6 +85,8 @@ def create_app(
         *vacations.routes,
         *agenda.routes,
         *audit.routes,
+        *leads.routes,
+        *webforms.routes,
         *mail.routes,
         *collect(manager.hook.register_routes, settings=settings),
         *static_mounts,

@@ -20,10 +20,14 @@ logger = logging.getLogger(__name__)
 
 # Immediate until configured, so importing this module never touches a disk.
 queue = Huey("cartera", immediate=True)
+# What `configure` was given, for periodic tasks, which are called without arguments.
+_settings: Settings | None = None
 
 
 def configure(settings: Settings) -> Huey:
     """Point the queue at the storage the settings choose."""
+    global _settings
+    _settings = settings
     if settings.immediate_jobs:
         queue.immediate = True
         return queue
@@ -57,6 +61,18 @@ def run_bulk(job_id: int) -> None:
 
     job = bulk.run_job(job_id)
     logger.info("mass action %s ended as %s", job_id, job.status if job else "missing")
+
+
+@queue.periodic_task(crontab(minute="*/10"))
+def retry_web_leads() -> None:
+    """Process again the web-lead submissions that failed (see portal.core.leads)."""
+    from portal.core import leads
+
+    if _settings is None:
+        return
+    done = leads.retry_failed(_settings)
+    if done:
+        logger.info("web leads retried: %d processed", done)
 
 
 @queue.task()

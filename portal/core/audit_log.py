@@ -86,6 +86,12 @@ ACTION_LABELS = {
     "pipelines.stage.created": N_("Stage added"),
     "pipelines.stage.updated": N_("Stage changed"),
     "pipelines.stage.deleted": N_("Stage deleted"),
+    "leads.captured": N_("Web lead received"),
+    "leads.accepted": N_("Web lead accepted after being taken for spam"),
+    "leads.form.created": N_("Web form created"),
+    "leads.form.changed": N_("Web form changed"),
+    "leads.rule.saved": N_("Owner rule saved"),
+    "leads.rule.deleted": N_("Owner rule deleted"),
 }
 OBJECT_LABELS = {
     "profile": N_("Profile"),
@@ -97,6 +103,9 @@ OBJECT_LABELS = {
     "opportunity": N_("Opportunity"),
     "pipeline": N_("Pipeline"),
     "stage": N_("Stage"),
+    "web_form": N_("Web form"),
+    "assignment_rule": N_("Owner rule"),
+    "lead_submission": N_("Web form submission"),
 }
 
 

@@ -8,6 +8,8 @@ fixed order, so the same seed and day always give the same rows.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import random
 import string
@@ -25,11 +27,13 @@ from stdnum.cl import rut
 from stdnum.es import cif, dni, nie
 from stdnum.mx import rfc
 
-from portal.core import catalogue
+from portal.core import catalogue, webforms
 from portal.core.demo_agenda import create_tasks
 from portal.core.demo_pipeline import create_opportunities
 from portal.core.models import (
     Activity,
+    AssignmentRule,
+    AssignmentRuleUser,
     Client,
     ClientTag,
     ConsentRecord,
@@ -38,6 +42,7 @@ from portal.core.models import (
     Profile,
     Tag,
     User,
+    WebForm,
     Zone,
 )
 from portal.core.passwords import MIN_LENGTH, hash_password
@@ -123,6 +128,8 @@ _GRANTS = {
         "menu.admin.users": "",
         "menu.admin.permissions": "",
         "menu.admin.portfolio": "",
+        "menu.admin.webforms": "",
+        "menu.leads": "",
         "menu.admin.mail": "",
         "menu.admin.pipelines": "",
         "clients.bulk": "",
@@ -135,6 +142,7 @@ _GRANTS = {
     "Jefatura": {
         **_CLIENT_MENUS,
         **_APPROVALS,
+        "menu.leads": "",
         # Heads tidy their team's agenda.
         "tasks.delete": "",
         "clients.bulk": "",
@@ -626,6 +634,7 @@ def build_demo(
         _create_zones()
         catalogue.changed()
         _create_consents(random.Random(seed + 3), now)
+        _create_web_form(staff, seed, now)
         # A generator of their own, so the rows above stay as they were.
         create_opportunities(random.Random(seed + 2), now)
         create_tasks(random.Random(seed + 4), now)
@@ -722,6 +731,12 @@ _CONSENT_TEXT = (
 )
 
 
+_CONSENT_TEXT_EN = (
+    "I agree that Cartera Demo S.L. may send me commercial information about its "
+    "products by email. I may withdraw this consent at any time."
+)
+
+
 def _create_consents(rng: random.Random, now: datetime) -> None:
     """About a third of the contacts gave consent on the web form, one in ten later withdrew."""
     records, given, withdrawn = [], [], []
@@ -750,6 +765,45 @@ def _create_consents(rng: random.Random, now: datetime) -> None:
             Contact.update(marketing_consent=state, consent_at=at).where(
                 Contact.id == contact_id
             ).execute()
+
+
+# What the demo's web form asks, with the default labels of portal/core/webforms.py.
+_FORM_FIELDS = ("name", "company", "email", "phone", "postal_code", "country", "message")
+
+
+def _create_web_form(staff: list[_Member], seed: int, now: datetime) -> None:
+    """One active web form; each zone's leads go in turns to the salespeople working it."""
+    director = next(member for member in staff if member.role == "director")
+    fields = [
+        {"name": spec.name, "required": spec.name in webforms.ALWAYS,
+         "label_es": spec.label_es, "label_en": spec.label_en}
+        for spec in webforms.FIELDS
+        if spec.name in _FORM_FIELDS
+    ]  # fmt: skip
+    # Derived from the seed, so two demos built alike are alike to the last byte.
+    key = hashlib.sha256(f"demo-web-form-{seed}".encode()).hexdigest()[:22]
+    WebForm.create(
+        name="Solicita información",
+        key=key,
+        fields=json.dumps(fields, ensure_ascii=False),
+        consent_es=_CONSENT_TEXT,
+        consent_en=_CONSENT_TEXT_EN,
+        thanks_es="Gracias. Un comercial de tu zona te llamará en unas horas.",
+        thanks_en="Thank you. A salesperson from your area will call you within hours.",
+        due_hours=4,
+        fallback_owner=director.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    for position, zone in enumerate(Zone.select().order_by(Zone.position, Zone.name), 1):
+        people = [
+            member.user_id
+            for member in staff
+            if member.role == "sales" and any(city.zone == zone.name for city in member.cities)
+        ]
+        if people:
+            rule = AssignmentRule.create(position=position * 10, name=zone.name, zone=zone.name)
+            _insert(AssignmentRuleUser, [{"rule": rule.id, "user": user} for user in people])
 
 
 def _create_staff(profiles: dict[str, int], password_hash: str, now: datetime) -> list[_Member]:

@@ -33,6 +33,7 @@ from portal.core.models import (
     ClientTag,
     ConsentRecord,
     Contact,
+    LeadSubmission,
     Opportunity,
     Tag,
     Task,
@@ -191,6 +192,9 @@ def _client_data(client: Client) -> dict[str, list[dict]]:
             _row(o) for o in Opportunity.select().where(Opportunity.client == client.id)
         ],
         "tags": [{"name": name} for (name,) in tags.tuples()],
+        "web_form_submissions": [
+            _row(s) for s in LeadSubmission.select().where(LeadSubmission.client == client.id)
+        ],
         "audit": [_row(entry) for entry in _audit_about("client", client.id)],
     }
 
@@ -281,8 +285,28 @@ def _blank_audit(table: str, record_id: int, label: str) -> None:
     ).execute()
 
 
+def _blank_submissions(client_id: int, emails: Iterable[str] | None = None) -> None:
+    """Web-form posts keep what the person typed: forget it, keep that a post came.
+
+    Only the posts made with one of `emails`, or every post of the client (None).
+    """
+    wanted = {email.casefold() for email in emails or () if email}
+    if emails is not None and not wanted:
+        return
+    for submission in LeadSubmission.select().where(LeadSubmission.client == client_id):
+        try:
+            values = json.loads(submission.payload).get("values", {})
+        except ValueError:
+            values = {}
+        if emails is None or str(values.get("email", "")).casefold() in wanted:
+            LeadSubmission.update(payload="{}", ip="").where(
+                LeadSubmission.id == submission.id
+            ).execute()
+
+
 def _erase_contact(contact: Contact) -> None:
     consent.suppress([contact.email, contact.email_alt], reason="erasure")
+    _blank_submissions(contact.client_id, [contact.email, contact.email_alt])
     pattern = _mentions(_terms(contact.name, contact.email, contact.email_alt,
                                contact.phone, contact.mobile))  # fmt: skip
     _scrub_mentions(contact.client_id, pattern)
@@ -313,6 +337,7 @@ def _erase_client(client: Client) -> None:
         if title != opportunity.title:
             Opportunity.update(title=title).where(Opportunity.id == opportunity.id).execute()
     _blank_evidence(ConsentRecord.client == client.id)
+    _blank_submissions(client.id)
     _blank_audit("client", client.id, ERASED)
     for name in PERSONAL_CLIENT_FIELDS:
         setattr(client, name, "")

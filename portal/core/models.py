@@ -21,6 +21,7 @@ RECURRENCES = ("", "daily", "weekly", "monthly")
 # Marketing consent of a contact: "" when never asked.
 CONSENT_STATES = ("given", "withdrawn")
 OPPORTUNITY_STATUSES = ("open", "won", "lost")
+LEAD_STATUSES = ("received", "processed", "failed", "spam")
 # What a new profile holds until the administrator changes it: the client menus,
 # the agenda, the opportunities board and funnel, and asking for days off and the
 # team calendar.
@@ -618,6 +619,97 @@ class Task(BaseModel):
         )
 
 
+class WebForm(BaseModel):
+    """A public form that turns a visitor into a lead; see portal/core/leads.py.
+
+    `key` is the unguessable part of its public address (/f/<key>). `fields`
+    lists the allowed fields it shows as JSON [{"name", "required", "label_es",
+    "label_en"}]; texts come in Spanish and English, the visitor's pick.
+    """
+
+    name = pw.CharField(max_length=100)
+    key = pw.CharField(max_length=40, unique=True)
+    language = pw.CharField(max_length=5, default="es")
+    fields = pw.TextField(default="[]")
+    consent_es = pw.TextField(default="")
+    consent_en = pw.TextField(default="")
+    thanks_es = pw.TextField(default="")
+    thanks_en = pw.TextField(default="")
+    redirect_url = pw.CharField(max_length=255, default="")
+    # Hours the owner has for the first contact.
+    due_hours = pw.IntegerField(default=4)
+    # Whoever gets the lead when no rule finds an eligible person.
+    fallback_owner = pw.ForeignKeyField(
+        User, null=True, backref="fallback_forms", on_delete="SET NULL"
+    )
+    is_active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "web_form"
+
+
+class AssignmentRule(BaseModel):
+    """Who gets a new lead: the first rule (by `position`) whose conditions hold.
+
+    Empty conditions hold for every lead; `form` limits the rule to one form.
+    Eligible people take turns; `turn` counts the leads handed out so far.
+    """
+
+    position = pw.IntegerField(default=0)
+    name = pw.CharField(max_length=100)
+    form = pw.ForeignKeyField(WebForm, null=True, backref="rules", on_delete="CASCADE")
+    zone = pw.CharField(max_length=100, default="")
+    postal_prefixes = pw.TextField(default="")
+    countries = pw.TextField(default="")
+    segment = pw.CharField(max_length=10, default="")
+    turn = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "assignment_rule"
+        indexes = ((("position", "id"), False),)
+
+
+class AssignmentRuleUser(BaseModel):
+    rule = pw.ForeignKeyField(AssignmentRule, backref="members", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, backref="assignment_rules", on_delete="CASCADE")
+
+    class Meta:
+        table_name = "assignment_rule_user"
+        indexes = ((("rule", "user"), True),)
+
+
+class LeadSubmission(BaseModel):
+    """One post of a web form, stored before anything is made of it.
+
+    It is committed on its own first, so a failure while processing leaves it
+    here (status "failed", with the error) to be tried again.
+    """
+
+    form = pw.ForeignKeyField(WebForm, backref="submissions", on_delete="CASCADE")
+    received_at = pw.DateTimeField(default=utcnow)
+    ip = pw.CharField(max_length=45, default="")
+    language = pw.CharField(max_length=5, default="")
+    payload = pw.TextField(default="{}")
+    # received | processed | failed | spam
+    status = pw.CharField(max_length=10, default="received")
+    error = pw.TextField(default="")
+    attempts = pw.IntegerField(default=0)
+    client = pw.ForeignKeyField(Client, null=True, backref="lead_submissions", on_delete="SET NULL")
+    task = pw.ForeignKeyField(Task, null=True, backref="lead_submissions", on_delete="SET NULL")
+    matched = pw.BooleanField(default=False)
+    processed_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "lead_submission"
+        indexes = (
+            (("form", "ip", "received_at"), False),
+            (("status", "received_at"), False),
+            (("received_at", "id"), False),
+        )
+
+
 class CalendarFeed(BaseModel):
     """The secret address of one user's agenda for phone calendars.
 
@@ -736,6 +828,10 @@ CORE_MODELS = (
     ImportChange,
     BulkJob,
     Task,
+    WebForm,
+    AssignmentRule,
+    AssignmentRuleUser,
+    LeadSubmission,
     CalendarFeed,
     OutgoingMail,
 )

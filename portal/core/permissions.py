@@ -72,7 +72,7 @@ CORE_PERMISSIONS = (
     ),
     Permission("menu.clients.export", N_("Export clients"), MENUS, "menu.clients", order=12),
     Permission("menu.agenda", N_("Agenda"), MENUS, url="/agenda", order=20),
-    Permission("menu.opportunities", N_("Opportunities"), MENUS, url="/opportunities", order=20),
+    Permission("menu.opportunities", N_("Opportunities"), MENUS, url="/opportunities", order=21),
     Permission(
         "menu.opportunities.funnel",
         N_("Funnel"),
@@ -109,8 +109,17 @@ CORE_PERMISSIONS = (
         MENUS,
         "menu.admin",
         "/admin/pipelines",
-        97,
+        98,
     ),
+    Permission(
+        "menu.admin.webforms",
+        N_("Web forms and leads"),
+        MENUS,
+        "menu.admin",
+        "/admin/webforms",
+        99,
+    ),
+    Permission("menu.leads", N_("Web leads"), MENUS, url="/leads", order=22),
     Permission(
         "clients.visible_to_all",
         N_("Create clients visible to all users"),

@@ -23,6 +23,10 @@ ANON_COOKIE = "cartera_anon"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Public web forms (portal/core/routes/leads.py): visitors from other sites post
+# here with no session and no cookie, so the session's CSRF check cannot apply.
+# Their own signed form token, honeypot and rate limit protect them instead.
+PUBLIC_FORM_PREFIX = "/f/"
 
 _SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -68,6 +72,9 @@ class PortalMiddleware:
             # Static files need no user, language or database query.
             await self.app(scope, receive, _static_sender(send))
             return
+        if scope["path"].startswith(PUBLIC_FORM_PREFIX):
+            await self._public(scope, receive, send)
+            return
         headers = scope["headers"]
         session_token = cookie_value(headers, SESSION_COOKIE)
         user = load_user(session_token)
@@ -99,12 +106,29 @@ class PortalMiddleware:
             current_language.reset(language_token)
             current_zone.reset(zone_token)
 
-    def _sender(self, send: Send, new_anon: str) -> Send:
+    async def _public(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A public form: no user, no cookie, no CSRF token; the view checks its own."""
+        state = scope.setdefault("state", {})
+        state.update(user=None, csrf_token="", session_token="")
+        request = Request(scope)
+        language = pick_language(request.headers.get("accept-language", ""), self.settings.language)
+        language_token = current_language.set(language)
+        zone_token = current_zone.set(self.settings.time_zone)
+        try:
+            await self.app(scope, receive, self._sender(send, "", framed=True))
+        finally:
+            current_language.reset(language_token)
+            current_zone.reset(zone_token)
+
+    def _sender(self, send: Send, new_anon: str, *, framed: bool = False) -> Send:
         async def sender(message: Message) -> None:
             if message["type"] == "http.response.start":
                 response_headers = MutableHeaders(scope=message)
                 for key, value in _SECURITY_HEADERS.items():
-                    response_headers.setdefault(key, value)
+                    # A public form may sit in the company's site; its view
+                    # says where in its own content-security-policy.
+                    if not (framed and key == "x-frame-options"):
+                        response_headers.setdefault(key, value)
                 # Pages and exports hold clients' data: no shared or disk cache.
                 response_headers.setdefault("cache-control", "no-store")
                 if new_anon:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,18 +19,23 @@ from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
 from portal.config import Settings
-from portal.core import notifications, tokens
+from portal.core import notifications, tokens, webforms
 from portal.core.models import (
     Activity,
+    AssignmentRule,
+    AssignmentRuleUser,
     Client,
     Contact,
+    LeadSubmission,
     Notification,
     Opportunity,
     SavedView,
     Stage,
     Tag,
+    Task,
     User,
     VacationRequest,
+    WebForm,
     Zone,
 )
 from portal.i18n import current_language
@@ -324,6 +330,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers.update(_vacation_pages(http, user))
     answers.update(_lifetime_pages(http, user))
     answers.update(_merge_pages(http, user, client))
+    answers.update(_lead_pages(http, user, client))
     answers.update(_agenda_pages(http, user, client))
     answers.update(_opportunity_pages(http, user, client))
     twin = {"name": client.name, "kind": "company", "status": "lead", "owner": user.id,
@@ -338,7 +345,8 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     missing = http.get("/clients/999999")
 
     statuses = {path: answer.status_code for path, answer in answers.items()}
-    assert statuses == {**dict.fromkeys(answers, 200), "duplicate": 409}
+    refused = {"duplicate": 409, "lead too large": 413, "lead invalid": 400}
+    assert statuses == {**dict.fromkeys(answers, 200), **refused}
     assert missing.status_code == 404
     assert "<h1>No encontrado</h1>" in missing.text
     # Plural forms get the Spanish number format too: 1.235 rows, 1.234 clients.
@@ -347,13 +355,48 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     assert "1 fila no se ha importado" in answers["report"].text
 
     english = _english_phrases()
+    # A web form's English labels are meant to be English, whoever edits them.
+    english_labels = re.compile(r'name="label_en_[a-z_]+"[^>]*>')
     leftovers = {
-        path: [phrase for phrase in english if phrase in answer.text]
+        path: [phrase for phrase in english if phrase in english_labels.sub("", answer.text)]
         for path, answer in [*answers.items(), ("404", missing)]
     }
     assert {path: found for path, found in leftovers.items() if found} == {}
     every_template = {p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.html")}
     assert every_template - recorder.names == set()
+
+
+def _lead_pages(http: TestClient, user: User, client: Client) -> dict[str, Any]:
+    """A web form with a rule, a processed lead on the client and a failed one."""
+    fields = '[{"name": "name", "required": true}, {"name": "email", "required": true}, ' + (
+        '{"name": "segment", "required": false}, {"name": "message", "required": false}]'
+    )
+    form = WebForm.create(name="Contacto", key="clave-publica", fields=fields,
+                          consent_es="Acepto.", fallback_owner=user)  # fmt: skip
+    rule = AssignmentRule.create(name="Centro", zone="Centro", countries="ES")
+    AssignmentRuleUser.create(rule=rule, user=user)
+    task = Task.create(title="Primer contacto", assignee=user, client=client, source="lead")
+    LeadSubmission.create(form=form, client=client, task=task, status="processed")
+    LeadSubmission.create(form=form, status="failed", error="RuntimeError: caída")
+    paths = [
+        "/admin/webforms",
+        "/admin/webforms/new",
+        f"/admin/webforms/{form.id}",
+        f"/admin/webforms/{form.id}/snippet",
+        "/admin/lead-rules",
+        "/admin/lead-rules/new",
+        f"/admin/lead-rules/{rule.id}",
+        f"/admin/lead-rules/{rule.id}/delete",
+        "/admin/lead-submissions",
+        "/leads",
+        "/f/clave-publica",
+    ]
+    answers = {path: http.get(path) for path in paths}
+    post = {"form_token": webforms.page_token("test-secret-key", form, time.time() - 10)}
+    answers["lead invalid"] = http.post("/f/clave-publica", data=post)
+    answers["lead thanks"] = http.post("/f/clave-publica", data={**post, "url": "x"})
+    answers["lead too large"] = http.post("/f/clave-publica", data={"name": "x" * 30000})
+    return answers
 
 
 def _agenda_pages(http: TestClient, user: User, client: Client) -> dict[str, Any]:

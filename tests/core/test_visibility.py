@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from starlette.testclient import TestClient
 
+from portal.core import leads
 from portal.core import tasks as task_rules
 from portal.core.models import (
     BASELINE_GRANTS,
@@ -32,6 +33,7 @@ from portal.core.models import (
     Client,
     ConsentRecord,
     Contact,
+    LeadSubmission,
     LoginFailure,
     Opportunity,
     Profile,
@@ -41,6 +43,7 @@ from portal.core.models import (
     Task,
     User,
     UserSession,
+    WebForm,
 )
 from portal.core.passwords import hash_password
 from portal.core.visibility import Scope
@@ -56,8 +59,8 @@ STATUSES = ("lead", "prospect", "customer")
 FUNCTION_FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 # Children before parents, so no foreign key refuses a delete.
 RESET_ORDER = (
-    Task, StageChange, Opportunity, ConsentRecord, Suppression, AuditEntry, Activity,
-    Contact, Client, UserSession, LoginFailure, User, Profile,
+    LeadSubmission, WebForm, Task, StageChange, Opportunity, ConsentRecord, Suppression,
+    AuditEntry, Activity, Contact, Client, UserSession, LoginFailure, User, Profile,
 )  # fmt: skip
 
 
@@ -252,6 +255,7 @@ def build(world: World) -> list[User]:
             )
             for index, profile_index in enumerate(world.users)
         ]
+        form = WebForm.create(name="Web", key="web-form-key")
         for number, spec in enumerate(world.clients):
             client = Client(
                 name=f"{spec.word} {number}",
@@ -261,6 +265,8 @@ def build(world: World) -> list[User]:
             )
             client.reindex()
             client.save()
+            # Every client came in through the web form: the leads list follows the scope.
+            LeadSubmission.create(form=form, client=client, status="processed")
             for contact in range(spec.contacts):
                 Contact.create(client=client, name=f"Contact {number}.{contact}")
             for author in spec.activity_authors:
@@ -307,6 +313,8 @@ def test_scope_matches_reference(database: pw.Database, world: World) -> None:
         assert {a.id for a in scope.activities()} == {
             a.id for a in activities if a.client_id in expected
         }
+        rows, _counts = leads.team_leads(scope)
+        assert {row.client.id for row in rows} == expected
         # Every page about one client starts from this look-up.
         found = {key for key in all_ids if scope.client_or_none(key) is not None}
         assert found == expected
