@@ -141,7 +141,7 @@ def test_a_post_makes_a_client_task_consent_note_and_email(
     assert (task.assignee_id, task.source, task.kind, task.status) == (
         team.ana.id, "lead", "call", "open"
     )  # fmt: skip
-    assert task.title == "First contact: Íñigo Ruiz"
+    assert task.title == "Primer contacto: Íñigo Ruiz"
     hours = (task.due_at - utcnow()).total_seconds() / 3600
     assert 3.9 < hours <= 4
     assert task.time_zone == "Europe/Madrid" and task.remind_at is not None
@@ -380,7 +380,7 @@ def test_a_failure_in_the_middle_leaves_nothing_and_the_retry_succeeds(
     admin = make_user("root@example.com", team.manager.profile, is_admin=True)
     log_in(http, admin.email)
     listing = http.get("/admin/lead-submissions?status=failed")
-    assert "Retry" in listing.text and "notification store is down" in listing.text
+    assert "Reintentar" in listing.text and "notification store is down" in listing.text
     retried = post_form(http, f"/admin/lead-submissions/{submission.id}/retry")
     assert retried.status_code == 303
     submission = LeadSubmission.get_by_id(submission.id)
@@ -489,7 +489,7 @@ def test_a_person_taken_for_a_bot_can_be_accepted_by_the_administrator(
     admin = make_user("root@example.com", team.manager.profile, is_admin=True)
     log_in(http, admin.email)
     listing = http.get("/admin/lead-submissions?status=spam")
-    assert "sent too fast" in listing.text and "Not spam: process it" in listing.text
+    assert "enviado demasiado rápido" in listing.text and "No es spam: procésalo" in listing.text
     assert post_form(http, f"/admin/lead-submissions/{person.id}/accept").status_code == 303
     person = LeadSubmission.get_by_id(person.id)
     assert person.status == "processed"
