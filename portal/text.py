@@ -41,3 +41,15 @@ def parse_id(value: object) -> int | None:
     if not isinstance(value, str) or not _ID.fullmatch(value):
         return None
     return int(value)
+
+
+_WHITESPACE_RUN = re.compile(r"\s+")
+
+
+def one_line(value: str) -> str:
+    """NFC text on one line: every run of whitespace (line breaks, tabs) becomes one space.
+
+    For values shown or sent on a single line (a name, a title, a subject): a
+    line break there could start a forged line of a header or a listing.
+    """
+    return _WHITESPACE_RUN.sub(" ", unicodedata.normalize("NFC", value)).strip()

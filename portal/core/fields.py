@@ -17,6 +17,8 @@ import phonenumbers
 from babel.numbers import get_decimal_symbol
 from stdnum.es import cif, dni, nie, nif
 from stdnum.eu import vat
+from stdnum.exceptions import ValidationError
+from stdnum.util import get_cc_module
 
 from portal.i18n import N_, UserError
 from portal.text import clean, fold
@@ -46,15 +48,27 @@ _NOT_VALID = {
 }
 
 
-def normalise_fiscal_id(value: str, id_type: str | None) -> tuple[str, str]:
-    """Return `(type, id)`; the type is detected when `id_type` is empty."""
+# What a foreign tax ID stdnum does not know may hold: letters, digits and the
+# separators people type between them.
+_FOREIGN_ID = re.compile(r"[0-9A-Z][0-9A-Z .\-/]{1,38}[0-9A-Z]")
+
+
+def normalise_fiscal_id(value: str, id_type: str | None, *, country: str = "") -> tuple[str, str]:
+    """Return `(type, id)`; the type is detected when `id_type` is empty.
+
+    With a `country` other than Spain the ID is taken as that country's
+    (`foreign`): checked and compacted by stdnum when it knows the country's tax
+    ID (Mexican RFC, Chilean RUT, Argentine CUIT...), else kept as typed.
+    """
     text = clean(value)
     if not text:
         return "", ""
     if id_type == "other":
         return "other", clean_text(text, FISCAL_ID_MAX)
-    if id_type == "foreign":
+    if id_type == "foreign" and not country:
         return "foreign", clean_text(text.upper(), FISCAL_ID_MAX)
+    if country and country.upper() != "ES" and id_type in ("", None, "foreign"):
+        return "foreign", _foreign_id(text, country.upper())
 
     # Dots and slashes are common in hand-typed IDs ("12.345.678-Z").
     compact = nif.compact(re.sub(r"[./]", "", text))
@@ -67,6 +81,37 @@ def normalise_fiscal_id(value: str, id_type: str | None) -> tuple[str, str]:
     if not checks[id_type].is_valid(compact):
         raise FieldError(_NOT_VALID[id_type])
     return id_type, compact
+
+
+def _foreign_id(text: str, country: str) -> str:
+    module = get_cc_module(country.lower(), "vat") if country.isalpha() else None
+    if module is not None:
+        try:
+            return module.validate(text)
+        except ValidationError as exc:
+            raise FieldError("Not a valid tax ID for that country") from exc
+    upper = text.upper()
+    if not _FOREIGN_ID.fullmatch(upper):
+        raise FieldError("Not a valid tax ID")
+    return upper
+
+
+def fiscal_id_spellings(fiscal_id: str, id_type: str, country: str) -> list[str]:
+    """The ways a stored ID may be written: as normalised, and as the country prints it.
+
+    Foreign IDs typed on the client form are kept as written ("12.345.678-5"),
+    so a search for the normalised one ("123456785") also looks for that.
+    """
+    spellings = [fiscal_id]
+    module = get_cc_module(country.lower(), "vat") if country.isalpha() else None
+    if id_type == "foreign" and module is not None and hasattr(module, "format"):
+        try:
+            printed = module.format(fiscal_id)
+        except ValidationError:
+            printed = ""
+        if printed and printed not in spellings:
+            spellings.append(printed)
+    return spellings
 
 
 def _detect_fiscal_id(compact: str) -> tuple[str, str]:

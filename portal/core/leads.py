@@ -28,6 +28,7 @@ from portal.config import Settings
 from portal.core import absences, audit, consent, notifications, portfolio, tasks, webforms
 from portal.core.fields import (
     FieldError,
+    fiscal_id_spellings,
     normalise_country,
     normalise_email,
     normalise_fiscal_id,
@@ -47,11 +48,12 @@ from portal.core.models import (
     WebForm,
 )
 from portal.core.notifications import Note
+from portal.core.permissions import Grants
 from portal.core.visibility import Scope
 from portal.database import db, utcnow
-from portal.i18n import N_
+from portal.i18n import N_, UserError
 from portal.i18n import gettext as _
-from portal.text import clean
+from portal.text import clean, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,9 @@ STATE_NAMES = {
     "closed": N_("Closed"),
 }
 NEW_LEAD = N_("New lead assigned: %(name)s")
+LEAD_FAILED = N_("A web lead from the form %(form)s could not be processed.")
+# Who is told when a lead cannot be placed: whoever looks after the forms.
+ADMIN_KEY = "menu.admin.webforms"
 SPAM_REASONS = {
     "honeypot": N_("hidden field filled in"),
     "too_fast": N_("sent too fast"),
@@ -82,8 +87,8 @@ SPAM_REASONS = {
 }
 
 
-class LeadError(Exception):
-    """Processing cannot go on (no one to give the lead to, say)."""
+class LeadError(UserError):
+    """Processing cannot go on (no one to give the lead to, say); worded for the log."""
 
 
 # ------------------------------------------------------------------ reading a post
@@ -130,6 +135,9 @@ def read_post(form: WebForm, pairs: list[tuple[str, str]], *, secret: str, now: 
     reading.values, reading.errors = _validated(chosen, raw)
     consent_ticked = raw.get(webforms.CONSENT_FIELD, "") != ""
     reading.values["consent"] = consent_ticked and bool(form_consent(form))
+    # Asked and left unticked: no consent state says "declined", so this stays
+    # with the submission and the lead's note (docs/leads.md).
+    reading.values["consent_declined"] = bool(form_consent(form)) and not consent_ticked
     return reading
 
 
@@ -149,7 +157,8 @@ def _validated(
         if len(text) > spec.limit:
             errors[name] = _("At most %(n)s characters.", n=spec.limit)
             continue
-        values[name] = text
+        # A line break in a name would follow it into task titles and emails.
+        values[name] = text if spec.kind == "textarea" else one_line(text)
     _normalise(values, errors)
     return values, errors
 
@@ -167,7 +176,6 @@ def _normalise(values: dict[str, Any], errors: dict[str, str]) -> None:
     steps = (
         ("email", normalise_email),
         ("phone", lambda text: normalise_phone(text, values["country"])),
-        ("fiscal_id", lambda text: normalise_fiscal_id(text, "")[1]),
     )
     for name, normalise in steps:
         if values.get(name):
@@ -175,6 +183,15 @@ def _normalise(values: dict[str, Any], errors: dict[str, str]) -> None:
                 values[name] = normalise(values[name])
             except FieldError as problem:
                 errors[name] = problem.translated()
+    if values.get("fiscal_id"):
+        # Outside Spain the ID is that country's, checked as the client form does.
+        country = "" if values["country"] == "ES" else values["country"]
+        try:
+            values["fiscal_id_type"], values["fiscal_id"] = normalise_fiscal_id(
+                values["fiscal_id"], "", country=country
+            )
+        except FieldError as problem:
+            errors["fiscal_id"] = problem.translated()
     if values.get("segment") and values["segment"] not in SEGMENTS:
         errors["segment"] = _("Choose one of the options.")
     if values.get("postal_code"):
@@ -256,16 +273,70 @@ def process(submission_id: int, settings: Settings) -> Outcome | None:
             ).where(LeadSubmission.id == submission_id).execute()
     except Exception as problem:
         logger.exception("web lead %s could not be processed", submission_id)
-        LeadSubmission.update(
-            status="failed",
-            attempts=LeadSubmission.attempts + 1,
-            error=f"{type(problem).__name__}: {problem}"[:2000],
-        ).where(
-            LeadSubmission.id == submission_id,
-            LeadSubmission.status.in_(("received", "failed")),
-        ).execute()
+        before = LeadSubmission.get_or_none(LeadSubmission.id == submission_id)
+        failed = (
+            LeadSubmission.update(
+                status="failed",
+                attempts=LeadSubmission.attempts + 1,
+                error=_stored_error(problem),
+            )
+            .where(
+                LeadSubmission.id == submission_id,
+                LeadSubmission.status.in_(("received", "failed")),
+            )
+            .execute()
+        )
+        # Told once, when it first fails: the worker's retries stay quiet.
+        if failed and before is not None and before.status == "received":
+            _tell_administrators(before)
         return None
     return outcome
+
+
+def _stored_error(problem: Exception) -> str:
+    """The error as a msgid and its values, so the log shows it in its reader's language."""
+    if isinstance(problem, UserError):
+        text, values = problem.template, {k: str(v) for k, v in problem.values.items()}
+    else:
+        detail = f"{type(problem).__name__}: {problem}"[:1500]
+        text, values = (
+            N_("Processing stopped on an unexpected error: %(detail)s"),
+            {"detail": detail},
+        )
+    return json.dumps({"text": text, "values": values}, ensure_ascii=False)
+
+
+def error_text(stored: str) -> str:
+    """A submission's stored error in the current language (older rows are plain text)."""
+    try:
+        error = json.loads(stored)
+        return _(str(error["text"]), **{str(k): str(v) for k, v in error["values"].items()})
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return stored
+
+
+def administrators() -> list[User]:
+    """Active people who look after the web forms (administrators included)."""
+    people = User.select(User, Profile).join(Profile).where(User.is_active == True)  # noqa: E712
+    return [user for user in people.order_by(User.id) if Grants.of(user).has(ADMIN_KEY)]
+
+
+def _tell_administrators(submission: LeadSubmission) -> None:
+    """A note in the portal for each of them, pointing at the failed submissions."""
+    try:
+        with db.atomic():
+            form_name = WebForm.get_by_id(submission.form_id).name
+            notes = [
+                Note(
+                    user, LEAD_FAILED, {"form": form_name}, "/admin/lead-submissions?status=failed"
+                )
+                for user in administrators()
+            ]
+            notifications.post(notes)
+    except Exception:
+        # The failure is in the log already; a note that cannot be posted must
+        # not hide it.
+        logger.exception("no note about failed web lead %s", submission.id)
 
 
 def _capture(submission: LeadSubmission, settings: Settings) -> Outcome:
@@ -291,9 +362,11 @@ def _capture(submission: LeadSubmission, settings: Settings) -> Outcome:
     with notifications.speaking(language):
         subject = _("Web form: %(form)s", form=form.name)
         title = _("First contact: %(name)s", name=values.get("name") or client.name)
+        summary = _summary(values)
+        if values.get("consent_declined"):
+            summary += "\n\n" + _("Asked for commercial consent: not given.")
     Activity.create(
-        client=client, author=owner, kind="note", subject=subject[:200],
-        notes=_summary(values),
+        client=client, author=owner, kind="note", subject=subject[:200], notes=summary,
     )  # fmt: skip
     zone = owner.time_zone or settings.time_zone
     due = tasks.to_local(utcnow() + timedelta(hours=form.due_hours), zone)
@@ -360,7 +433,10 @@ def find_match(values: dict[str, Any]) -> tuple[Client, Contact | None] | None:
     """
     alive = Client.erased_at.is_null()
     if values.get("fiscal_id"):
-        found = Client.select().where(alive, Client.fiscal_id == values["fiscal_id"])
+        spellings = fiscal_id_spellings(
+            values["fiscal_id"], values.get("fiscal_id_type", ""), values.get("country", "")
+        )
+        found = Client.select().where(alive, Client.fiscal_id.in_(spellings))
         client = found.order_by(Client.id).first()
         if client is not None:
             return client, None
@@ -451,7 +527,10 @@ def _new_client(values: dict[str, Any], place: dict[str, str], owner: User) -> C
         country=place["country"],
     )
     if values.get("fiscal_id"):
-        client.fiscal_id_type = normalise_fiscal_id(values["fiscal_id"], "")[0]
+        # Submissions stored before the type was kept with them: detect it.
+        client.fiscal_id_type = (
+            values.get("fiscal_id_type") or normalise_fiscal_id(values["fiscal_id"], "")[0]
+        )
     if not company:
         # A person is reached at their own address; a company through its contact.
         client.email = values.get("email", "")
@@ -517,7 +596,12 @@ def assign(form: WebForm, place: dict[str, str]) -> tuple[User, AssignmentRule |
     owner = form.fallback_owner
     if owner is not None and _may_own(owner):
         return owner, None
-    raise LeadError("no rule gives this lead to anyone and the form has no active fallback owner")
+    raise LeadError(
+        N_(
+            "No assignment rule gives this lead to anyone and the form has no active "
+            "fallback owner: give the form one, then retry."
+        )
+    )
 
 
 # ------------------------------------------------------------------ retries and mistakes

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from portal.core import audit, sessions, tasks, tokens
-from portal.core.models import Client, Opportunity, User
+from portal.core.models import AssignmentRuleUser, Client, Opportunity, User, WebForm
 from portal.database import db, utcnow
 
 
 def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> int:
     """Deactivate `leaver`; give their clients, open tasks and open opportunities to `successor`.
 
-    Returns how many clients moved. Everything happens in one transaction:
-    either the clients, tasks and deals have moved and the account is closed,
-    or nothing changed. Past activity, done tasks and closed deals keep their person.
+    The successor also becomes the fallback owner of the leaver's web forms, and
+    the leaver leaves the lead assignment rules. Returns how many clients moved.
+    Everything happens in one transaction: either the clients, tasks and deals
+    have moved and the account is closed, or nothing changed. Past activity,
+    done tasks and closed deals keep their person.
     """
     with db.atomic():
         # Closing the account first also locks its row (PostgreSQL), so a client
@@ -41,6 +43,17 @@ def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> i
         )
         # Contacts have no owner of their own: they belong to their client and follow it.
         tasks_moved = tasks.reassign(leaver, successor)
+        # Web leads: a form whose fallback is the leaver would have nobody to give
+        # its unplaced leads to; a rule left with nobody hands its leads to the
+        # fallback, which is how it goes on working.
+        forms_moved = (
+            WebForm.update(fallback_owner=successor.id, updated_at=utcnow())
+            .where(WebForm.fallback_owner == leaver.id)
+            .execute()
+        )
+        rules_left = (
+            AssignmentRuleUser.delete().where(AssignmentRuleUser.user == leaver.id).execute()
+        )
         sessions.end_all_sessions(leaver.id)
         tokens.revoke_all(leaver.id)
 
@@ -56,6 +69,8 @@ def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> i
                 "clients_moved": moved,
                 "tasks_moved": tasks_moved,
                 "opportunities_moved": deals,
+                "lead_forms_moved": forms_moved,
+                "lead_rules_left": rules_left,
             },
             ip=ip,
         )

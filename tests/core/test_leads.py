@@ -532,3 +532,147 @@ def test_leads_processed_at_once_still_take_turns(http: TestClient, team: Team) 
     owners = Counter(client.owner_id for client in Client.select())
     assert owners == {team.ana.id: 3, team.bea.id: 3}
     assert AssignmentRule.get_by_id(team.north.id).turn == 6
+
+
+# ------------------------------------------------------------------ review fixes
+
+
+def test_latin_american_tax_ids_are_taken_as_foreign_and_normalised(
+    http: TestClient, team: Team
+) -> None:
+    # A wrong check digit for a country stdnum knows is refused; Spain is still Spain.
+    wrong = send(http, team.form, lead(team.form, country="CL", fiscal_id="12.345.678-4"))
+    assert wrong.status_code == 400 and 'id="e-fiscal_id"' in wrong.text
+    spanish = send(http, team.form, lead(team.form, fiscal_id="GODE561231GR8"))
+    assert spanish.status_code == 400 and 'id="e-fiscal_id"' in spanish.text
+
+    posts = [
+        ("MX", "GODE561231GR8", "GODE561231GR8", "mx@example.com"),
+        ("CL", "12.345.678-5", "123456785", "cl@example.com"),
+        ("AR", "20-12345678-6", "20123456786", "ar@example.com"),
+    ]
+    for country, typed, stored, email in posts:
+        answer = send(http, team.form, lead(team.form, country=country, fiscal_id=typed,
+                                            email=email))  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        client = Client.get(Client.email == email)
+        assert (client.fiscal_id_type, client.fiscal_id, client.country) == (
+            "foreign", stored, country
+        )  # fmt: skip
+
+    # The same RUT written another way lands on the client made from the first.
+    chile = Client.get(Client.email == "cl@example.com")
+    send(http, team.form, lead(team.form, country="CL", fiscal_id="12345678-5",
+                               email="otra@example.com"))  # fmt: skip
+    assert LeadSubmission.select().order_by(LeadSubmission.id.desc()).first().client_id == chile.id
+    # A client typed by hand keeps the ID as printed; the lead still finds it.
+    typed = Client.create(name="Andes SA", owner=team.peer, fiscal_id_type="foreign",
+                          fiscal_id="33-69345023-9", country="AR")  # fmt: skip
+    send(http, team.form, lead(team.form, country="AR", fiscal_id="33693450239",
+                               email="andes@example.com"))  # fmt: skip
+    assert LeadSubmission.select().order_by(LeadSubmission.id.desc()).first().client_id == typed.id
+
+
+def test_single_line_fields_lose_their_line_breaks_and_the_message_keeps_them(
+    http: TestClient, team: Team
+) -> None:
+    data = lead(team.form, name="Eve\r\nBcc: x", company="Tintes\t\nSL",
+                message="Primera línea\r\nSegunda línea")  # fmt: skip
+    assert send(http, team.form, data).status_code == 200
+    client = Client.get()
+    assert client.name == "Tintes SL"
+    assert Contact.get().name == "Eve Bcc: x"
+    task = Task.get()
+    assert "\n" not in task.title and "\r" not in task.title and "Eve Bcc: x" in task.title
+    note = Notification.get(Notification.user == team.ana)
+    assert "\n" not in note.values and "\\n" not in note.values
+    message = json.loads(LeadSubmission.get().payload)["values"]["message"]
+    assert message.replace("\r\n", "\n") == "Primera línea\nSegunda línea"
+    assert "Primera línea\nSegunda línea" in task.notes.replace("\r\n", "\n")
+
+
+def test_a_leaver_hands_on_the_fallback_of_their_forms_and_leaves_the_rules(
+    http: TestClient, team: Team
+) -> None:
+    from portal.core import leavers
+
+    leavers.deactivate(team.peer, team.carlos, actor=team.manager)
+    leavers.deactivate(team.ana, team.bea, actor=team.manager)
+    assert WebForm.get_by_id(team.form.id).fallback_owner_id == team.carlos.id
+    assert [link.user_id for link in AssignmentRuleUser.select()] == [team.bea.id]
+    entries = AuditEntry.select().where(AuditEntry.action == "users.deactivated")
+    after = [json.loads(entry.after) for entry in entries.order_by(AuditEntry.id)]
+    assert [(a["lead_forms_moved"], a["lead_rules_left"]) for a in after] == [(1, 0), (0, 1)]
+
+    # Outside every rule the lead goes to the new fallback; in the north, to Bea.
+    send(http, team.form, lead(team.form, postal_code="08001", email="sur@example.com"))
+    send(http, team.form, lead(team.form, email="norte@example.com"))
+    subs = list(LeadSubmission.select().order_by(LeadSubmission.id))
+    assert [s.status for s in subs] == ["processed", "processed"]
+    assert [Client.get_by_id(s.client_id).owner_id for s in subs] == [team.carlos.id, team.bea.id]
+
+
+def test_a_lead_nobody_can_take_tells_the_administrators_once_in_their_language(
+    http: TestClient, team: Team
+) -> None:
+    import html
+
+    from portal.core.notifications import render_row
+    from tests.conftest import make_profile as profile
+
+    keepers = profile("Web")
+    grant(keepers, "menu.admin.webforms")
+    keeper = make_user("web@example.com", keepers)
+    admin = make_user("root@example.com", team.manager.profile, is_admin=True, language="es")
+    User.update(is_active=False).where(User.id == team.peer.id).execute()
+
+    send(http, team.form, lead(team.form, postal_code="08001"))
+    submission = LeadSubmission.get()
+    assert submission.status == "failed"
+    assert "LeadError" not in submission.error
+    # The worker tries again: nobody is told twice about the same submission.
+    jobs.retry_web_leads.call_local()
+    assert LeadSubmission.get().attempts == 2
+    told = list(Notification.select().order_by(Notification.user))
+    assert sorted(note.user_id for note in told) == sorted([keeper.id, admin.id])
+    assert {note.url for note in told} == {"/admin/lead-submissions?status=failed"}
+    assert all("Contacto" in render_row(note) for note in told)
+    assert Notification.select().where(Notification.user == team.manager).count() == 0
+
+    log_in(http, admin.email)
+    listing = http.get("/admin/lead-submissions?status=failed")
+    assert "LeadError" not in listing.text and "no rule gives" not in listing.text
+    from portal.core.notifications import speaking
+
+    with speaking("es"):
+        shown = leads.error_text(LeadSubmission.get().error)
+    assert shown and html.escape(shown) in listing.text
+
+
+def test_an_unticked_consent_box_shows_as_asked_and_not_given(http: TestClient, team: Team) -> None:
+    from portal.core.notifications import speaking
+    from portal.i18n import gettext
+
+    send(http, team.form, lead(team.form))
+    contact = Contact.get()
+    # No consent state means "declined": the contact's stays empty, nothing is recorded.
+    assert contact.marketing_consent == "" and ConsentRecord.select().count() == 0
+    with speaking(team.ana.language or "es"):
+        line = gettext("Asked for commercial consent: not given.")
+    assert line in Activity.get().notes
+    assert json.loads(LeadSubmission.get().payload)["values"]["consent_declined"] is True
+
+    # Ticked, it is consent as before; a form without the box asks nothing.
+    send(http, team.form, lead(team.form, email="si@example.com", consent="yes"))
+    assert json.loads(LeadSubmission.select().order_by(LeadSubmission.id.desc()).first()
+                      .payload)["values"]["consent_declined"] is False  # fmt: skip
+    WebForm.update(consent_es="").where(WebForm.id == team.form.id).execute()
+    send(http, team.form, lead(team.form, email="no@example.com"))
+    last = LeadSubmission.select().order_by(LeadSubmission.id.desc()).first()
+    assert json.loads(last.payload)["values"]["consent_declined"] is False
+
+    admin = make_user("root@example.com", team.manager.profile, is_admin=True, language="es")
+    log_in(http, admin.email)
+    with speaking("es"):
+        marker = gettext("Commercial consent asked and not given")
+    assert http.get("/admin/lead-submissions").text.count(marker) == 1

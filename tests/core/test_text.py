@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from portal.text import clean, fold, sort_key
+from portal.text import clean, fold, one_line, sort_key
 
 
 def test_clean_stores_nfc_and_drops_control_characters() -> None:
@@ -28,3 +28,10 @@ def test_spanish_order_puts_enye_between_n_and_o() -> None:
 def test_sort_keys_use_letters_only() -> None:
     # Collations such as en_US ignore punctuation, so the key must not rely on it.
     assert sort_key("Ñandú").isalpha()
+
+
+def test_one_line_folds_line_breaks_and_tabs_into_single_spaces() -> None:
+    assert one_line("  Eve\r\nBcc: x\t\tend \n") == "Eve Bcc: x end"
+    decomposed = unicodedata.normalize("NFD", "Peña\u2028Ruiz")
+    assert one_line(decomposed) == "Peña Ruiz"
+    assert unicodedata.is_normalized("NFC", one_line(decomposed))

@@ -164,7 +164,8 @@ async def submissions(request: Request) -> Response:
         except ValueError:
             payload = {}
         reason = leads.SPAM_REASONS.get(payload.get("spam", ""), "")
-        rows.append((submission, payload.get("values", {}), reason))
+        error = leads.error_text(submission.error) if submission.error else ""
+        rows.append((submission, payload.get("values", {}), reason, error))
     context = {"rows": rows, "status": status}
     return render(request, "admin/lead_submissions.html", context)
 
