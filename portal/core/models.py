@@ -630,6 +630,9 @@ class WebForm(BaseModel):
     name = pw.CharField(max_length=100)
     key = pw.CharField(max_length=40, unique=True)
     language = pw.CharField(max_length=5, default="es")
+    # The page's heading per language; the name (the staff's) when left empty.
+    title_es = pw.CharField(max_length=150, default="")
+    title_en = pw.CharField(max_length=150, default="")
     fields = pw.TextField(default="[]")
     consent_es = pw.TextField(default="")
     consent_en = pw.TextField(default="")

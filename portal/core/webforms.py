@@ -37,7 +37,7 @@ from portal.core.models import (
 )
 from portal.database import db, utcnow
 from portal.i18n import gettext as _
-from portal.text import clean, parse_id
+from portal.text import clean, one_line, parse_id
 
 LANGUAGES = ("es", "en")
 
@@ -82,6 +82,7 @@ CONSENT_FIELD = "consent"
 # Hidden from people by the stylesheet; a bot that fills it is told thank you.
 HONEYPOT_FIELD = "url"
 TEXT_LIMIT = 2000
+TITLE_LIMIT = 150
 MAX_DUE_HOURS = 24 * 14
 
 
@@ -148,6 +149,11 @@ def text_in(form: WebForm, name: str, language: str) -> str:
     return getattr(form, f"{name}_{language}", "") or getattr(form, f"{name}_{other}", "")
 
 
+def title_in(form: WebForm, language: str) -> str:
+    """The heading of the form's page in `language`: its title, the other one, or its name."""
+    return text_in(form, "title", language) or form.name
+
+
 def form_values(form: WebForm | None) -> dict[str, str]:
     """The editor's fields for a form (or a new one)."""
     if form is None:
@@ -163,6 +169,8 @@ def form_values(form: WebForm | None) -> dict[str, str]:
     raw = {
         "name": form.name,
         "language": form.language,
+        "title_es": form.title_es,
+        "title_en": form.title_en,
         "consent_es": form.consent_es,
         "consent_en": form.consent_en,
         "thanks_es": form.thanks_es,
@@ -199,6 +207,10 @@ def validate_form(raw: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     if not values["name"]:
         errors["name"] = _("Give it a name.")
     values["language"] = raw.get("language") if raw.get("language") in LANGUAGES else "es"
+    for name in ("title_es", "title_en"):
+        values[name] = one_line(clean(raw.get(name, "")))
+        if len(values[name]) > TITLE_LIMIT:
+            errors[name] = _("At most %(n)s characters.", n=TITLE_LIMIT)
     for name in ("consent_es", "consent_en", "thanks_es", "thanks_en"):
         values[name] = clean(raw.get(name, ""))
         if len(values[name]) > TEXT_LIMIT:

@@ -109,3 +109,21 @@ def test_admin_pages_need_the_key_and_a_csrf_token(
     log_in(other_http, seller.email)
     for path in ("/admin/webforms", "/admin/lead-rules", "/admin/lead-submissions"):
         assert other_http.get(path).status_code == 403
+
+
+def test_the_form_page_has_a_title_per_language(http: TestClient, fast_passwords: None) -> None:
+    _admin_user, seller = _admin(http)
+    titles = {"title_es": "Pide tu presupuesto", "title_en": "Ask\r\nfor a quote"}
+    data = {**NEW_FORM, **titles, "fallback_owner": seller.id}
+    assert post_form(http, "/admin/webforms/new", data).status_code == 303
+    form = WebForm.get()
+    assert (form.title_es, form.title_en) == ("Pide tu presupuesto", "Ask for a quote")
+    assert 'value="Ask for a quote"' in http.get(f"/admin/webforms/{form.id}").text
+
+    english = http.get(f"/f/{form.key}?lang=en").text
+    assert "<h1>Ask for a quote</h1>" in english and "<title>Ask for a quote</title>" in english
+    assert "Pide tu presupuesto" not in english and ">Send<" in english
+    assert "<h1>Pide tu presupuesto</h1>" in http.get(f"/f/{form.key}?lang=es").text
+    # Without titles the page keeps the form's name, in either language.
+    WebForm.update(title_es="", title_en="").execute()
+    assert "<h1>Solicitud de presupuesto</h1>" in http.get(f"/f/{form.key}?lang=en").text

@@ -67,6 +67,7 @@ def _page(
     ]
     context = {
         "form": form,
+        "title": webforms.title_in(form, language),
         "language": language,
         "fields": fields,
         "values": values or {},
@@ -86,6 +87,7 @@ def _thanks(request: Request, form: WebForm, language: str) -> Response:
         return _security_headers(RedirectResponse(form.redirect_url, status_code=303), form)
     context = {
         "form": form,
+        "title": webforms.title_in(form, language),
         "language": language,
         "message": webforms.text_in(form, "thanks", language),
     }
@@ -93,7 +95,12 @@ def _thanks(request: Request, form: WebForm, language: str) -> Response:
 
 
 def _refusal(request: Request, form: WebForm, language: str, text: str, status: int) -> Response:
-    context = {"form": form, "language": language, "message": text}
+    context = {
+        "form": form,
+        "title": webforms.title_in(form, language),
+        "language": language,
+        "message": text,
+    }
     response = render(request, "public/lead_refused.html", context, status_code=status)
     return _security_headers(response, form)
 
