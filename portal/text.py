@@ -41,3 +41,12 @@ def parse_id(value: object) -> int | None:
     if not isinstance(value, str) or not _ID.fullmatch(value):
         return None
     return int(value)
+
+
+_SPACE_RUN = re.compile(r"\s+")
+
+
+def one_line(value: str) -> str:
+    """`clean` text for a single-line field: every run of spaces, tabs and line breaks
+    becomes one space, as a pasted title would otherwise keep its line breaks."""
+    return _SPACE_RUN.sub(" ", clean(value)).strip()

@@ -188,6 +188,41 @@ def test_the_form_wants_a_reason_for_a_lost_stage(http: TestClient, team: Simple
     assert Opportunity.select().count() == 0
 
 
+def test_titles_and_names_are_kept_on_one_line(http: TestClient, team: SimpleNamespace) -> None:
+    admin = make_user("admin@example.com", make_profile("Sistemas"), is_admin=True)
+    client = new_client(team.ana)
+    log_in(http, "ana@example.com")
+    form = {"title": "  Reforma\r\n\tcocina  ", "amount": "100", "stage": stage("Proposal").id,
+            "owner": team.ana.id}  # fmt: skip
+
+    assert post_form(http, f"/clients/{client.id}/opportunities/new", form).status_code == 303
+    assert Opportunity.get(Opportunity.client == client.id).title == "Reforma cocina"
+
+    log_in(http, admin.email)
+    default = Pipeline.get(Pipeline.is_default == True)  # noqa: E712
+    post_form(http, "/admin/pipelines", {"name": "Obra\r\nnueva"})
+    post_form(http, f"/admin/pipelines/{default.id}/stages",
+              {"name": "Visita\ntécnica", "probability": "20", "kind": "open"})  # fmt: skip
+    assert Pipeline.get_or_none(Pipeline.name == "Obra nueva") is not None
+    assert Stage.get_or_none(Stage.name == "Visita técnica") is not None
+
+
+@pytest.mark.parametrize("amount", ["1e10", "1E+3", "NaN", "Infinity", "-Infinity"])
+def test_an_amount_in_exponent_notation_or_not_finite_is_refused(
+    http: TestClient, team: SimpleNamespace, amount: str
+) -> None:
+    client = new_client(team.ana)
+    log_in(http, "ana@example.com")
+    form = {"title": "Reforma", "amount": amount, "stage": stage("Proposal").id,
+            "owner": team.ana.id}  # fmt: skip
+
+    answer = post_form(http, f"/clients/{client.id}/opportunities/new", form)
+
+    assert answer.status_code == 400
+    assert 'id="e-amount"' in answer.text
+    assert Opportunity.select().count() == 0
+
+
 def test_new_opportunity_makes_a_lead_a_prospect_and_a_first_win_a_customer(
     http: TestClient, team: SimpleNamespace
 ) -> None:
@@ -348,7 +383,7 @@ def test_edit_delete_and_conflict(http: TestClient, team: SimpleNamespace) -> No
 def test_stages_are_configured_and_a_held_stage_is_not_deleted(
     http: TestClient, team: SimpleNamespace
 ) -> None:
-    admin = make_user("admin@example.com", make_profile("Sistemas"), is_admin=True)
+    admin = make_user("admin@example.com", make_profile("Sistemas"), is_admin=True, language="en")
     new_opportunity(new_client(team.ana), team.ana, "Proposal")
     log_in(http, admin.email)
     default = Pipeline.get(Pipeline.is_default == True)  # noqa: E712

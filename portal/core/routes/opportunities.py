@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from portal.core import board, funnel, listing, pipelines
 from portal.core.models import Client, Opportunity, Pipeline, Stage, User
-from portal.i18n import UserError, current_zone, local_today
+from portal.i18n import N_, UserError, current_zone, local_today
 from portal.text import clean, parse_id
 from portal.web.rendering import grants_of, is_fragment_request, render, safe_next, see_other
 from portal.web.requests import (
@@ -101,7 +101,7 @@ async def opportunity_move(request: Request) -> Response:
     errors = {}
     try:
         if stage is None:
-            raise UserError("Choose one of the options.")
+            raise UserError(N_("Choose one of the options."))
         pipelines.change_stage(
             opportunity, stage, lost_reason=raw.get("lost_reason", ""),
             actor=request.state.user, ip=client_ip(request),
