@@ -152,6 +152,12 @@ def test_a_move_without_the_csrf_token_is_refused(http: TestClient, team: Simple
     assert Opportunity.get_by_id(deal.id).stage_id == stage("Qualification").id
 
 
+def picked(html: str, deal: Opportunity) -> int:
+    """The stage selected in the card's own move form."""
+    select = html.split(f'<select id="move-{deal.id}"', 1)[1].split("</select>", 1)[0]
+    return int(re.search(r'<option value="(\d+)" selected>', select).group(1))
+
+
 def test_moving_to_lost_needs_a_reason_said_at_the_card(
     http: TestClient, team: SimpleNamespace
 ) -> None:
@@ -163,6 +169,16 @@ def test_moving_to_lost_needs_a_reason_said_at_the_card(
     assert f'id="move-error-{deal.id}"' in refused.text
     assert "Di por qué se perdió." in refused.text
     assert Opportunity.get_by_id(deal.id).status == "open"
+    # The card still shows Lost chosen, with its reason open: only the reason is missing.
+    assert picked(refused.text, deal) == stage("Lost").id
+    assert '<details class="lost-reason" open>' in refused.text
+    dragged = http.post(
+        f"/opportunities/{deal.id}/move",
+        data={"stage": stage("Lost").id},
+        headers={"HX-Request": "true", "X-CSRF-Token": token(http, "/opportunities")},
+    )
+    assert dragged.status_code == 400
+    assert picked(dragged.text, deal) == stage("Lost").id
 
     moved = post_form(
         http,
