@@ -43,13 +43,10 @@ def parse_id(value: object) -> int | None:
     return int(value)
 
 
-_WHITESPACE_RUN = re.compile(r"\s+")
+_SPACE_RUN = re.compile(r"\s+")
 
 
 def one_line(value: str) -> str:
-    """NFC text on one line: every run of whitespace (line breaks, tabs) becomes one space.
-
-    For values shown or sent on a single line (a name, a title, a subject): a
-    line break there could start a forged line of a header or a listing.
-    """
-    return _WHITESPACE_RUN.sub(" ", unicodedata.normalize("NFC", value)).strip()
+    """`clean` text for a single-line field: every run of spaces, tabs and line breaks
+    becomes one space, as a pasted title would otherwise keep its line breaks."""
+    return _SPACE_RUN.sub(" ", clean(value)).strip()

@@ -111,7 +111,7 @@ def validate(
     _coordinate(form, "latitude", 90)
     _coordinate(form, "longitude", 180)
     _percentage(form, "discount")
-    _convert(form, "annual_revenue", _amount, empty=None)
+    _convert(form, "annual_revenue", parse_amount, empty=None)
     _convert(form, "employees", _headcount, empty=None)
     zones = portfolio.zones()
     _zone(form, current, zones)
@@ -186,9 +186,9 @@ def _percentage(form: ClientForm, name: str) -> None:
         form.values[name] = number.quantize(Decimal("0.01"))
 
 
-def _amount(text: str) -> Decimal:
+def parse_amount(text: str) -> Decimal:
     """A non-negative amount typed with a decimal comma or point and any grouping."""
-    value = fields.parse_decimal(text, current_language.get())
+    value = fields.parse_decimal(text, current_language.get(), exponent=False)
     if value < 0 or value >= Decimal("1e14"):
         raise fields.FieldError("An amount of zero or more, below 100 billion.")
     return value.quantize(Decimal("0.01"))

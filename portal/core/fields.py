@@ -199,16 +199,20 @@ _SCIENTIFIC = re.compile(r"[+-]?\d+([.,]\d+)?[eE][+-]?\d+")
 _NOISE = re.compile(r"[€$£\s\u00a0\u202f]|EUR|USD|GBP")
 
 
-def parse_decimal(text: str, locale: str) -> Decimal:
+def parse_decimal(text: str, locale: str, *, exponent: bool = True) -> Decimal:
     """Read a number as people write it in `locale`; never goes through float.
 
     A lone separator is the locale's decimal mark if it is that mark; any
     other separator groups thousands when every group after it has three
     digits, and is the decimal mark otherwise: "1.000" is a thousand in
-    Spanish while "1234.5" still reads as written.
+    Spanish while "1234.5" still reads as written. Spreadsheets export big
+    numbers as 1.5E+7, which imports read; a form typed by a person passes
+    `exponent=False`, as 1e10 there is a slip, not an amount.
     """
     raw = _NOISE.sub("", clean(text))
     if _SCIENTIFIC.fullmatch(raw):
+        if not exponent:
+            raise FieldError("Write the number in digits, without an exponent.")
         return _plain(Decimal(raw.replace(",", ".")))
 
     sign, body = ("-", raw[1:]) if raw[:1] == "-" else ("", raw.removeprefix("+"))

@@ -17,13 +17,13 @@ from typing import Any
 import peewee as pw
 
 from portal.core import audit, fields
-from portal.core.clients import convert
+from portal.core.clients import convert, parse_amount
 from portal.core.models import STAGE_KINDS, Client, Opportunity, Pipeline, Stage, StageChange, User
 from portal.core.visibility import Scope
 from portal.database import db, utcnow
 from portal.i18n import N_, UserError, current_language, local_today
 from portal.i18n import gettext as _
-from portal.text import clean, parse_id
+from portal.text import clean, one_line, parse_id
 
 # The default pipeline, as migration 0012 creates it: msgids, translated where shown.
 DEFAULT_PIPELINE = N_("Sales")
@@ -127,13 +127,6 @@ class OpportunityForm:
         return not self.errors
 
 
-def _amount(text: str) -> Decimal:
-    value = fields.parse_decimal(text, current_language.get())
-    if value < 0 or value >= Decimal("1e14"):
-        raise fields.FieldError("An amount of zero or more, below 100 billion.")
-    return value.quantize(Decimal("0.01"))
-
-
 def _day(text: str) -> Any:
     return fields.parse_date(text, day_first=current_language.get() == "es")
 
@@ -148,12 +141,12 @@ def validate(
     """
     form = OpportunityForm(raw)
     values, errors = form.values, form.errors
-    values["title"] = clean(raw.get("title", ""))
+    values["title"] = one_line(raw.get("title", ""))
     if not values["title"]:
         errors["title"] = _("The title is required.")
     elif len(values["title"]) > TITLE_LIMIT:
         errors["title"] = _("At most %(n)s characters.", n=TITLE_LIMIT)
-    convert(raw, values, errors, "amount", _amount, Decimal("0.00"))
+    convert(raw, values, errors, "amount", parse_amount, Decimal("0.00"))
     convert(raw, values, errors, "expected_close", _day, None)
 
     by_id = {stage.id: stage for stage in stages}
@@ -296,12 +289,12 @@ def change_stage(
     closing day when won or lost and clears it when reopened.
     """
     if stage.pipeline_id != opportunity.pipeline_id:
-        raise UserError("Choose one of the options.")
+        raise UserError(N_("Choose one of the options."))
     reason = clean(lost_reason)[:REASON_LIMIT] or (
         opportunity.lost_reason if stage.kind == "lost" else ""
     )
     if stage.kind == "lost" and not reason:
-        raise UserError("Say why it was lost.")
+        raise UserError(N_("Say why it was lost."))
     previous = opportunity.stage_id
     if previous == stage.id:
         return
@@ -394,21 +387,21 @@ def _move_client_up(
 
 
 def _name(raw: dict[str, str]) -> str:
-    name = clean(raw.get("name", ""))
+    name = one_line(raw.get("name", ""))
     if not name:
-        raise UserError("The name is required.")
+        raise UserError(N_("The name is required."))
     if len(name) > NAME_LIMIT:
-        raise UserError("At most %(n)s characters.", n=NAME_LIMIT)
+        raise UserError(N_("At most %(n)s characters."), n=NAME_LIMIT)
     return name
 
 
 def _stage_values(raw: dict[str, str]) -> dict[str, Any]:
     text = clean(raw.get("probability", "")).removesuffix("%").strip() or "0"
     if not (text.isdigit() and 0 <= int(text) <= 100):
-        raise UserError("A whole percentage between 0 and 100.")
+        raise UserError(N_("A whole percentage between 0 and 100."))
     kind = raw.get("kind", "open")
     if kind not in STAGE_KINDS:
-        raise UserError("Choose one of the options.")
+        raise UserError(N_("Choose one of the options."))
     return {"name": _name(raw), "probability": int(text), "kind": kind}
 
 
@@ -456,7 +449,9 @@ def update_stage(stage: Stage, raw: dict[str, str], *, actor: User, ip: str = ""
     """
     values = _stage_values(raw)
     if values["kind"] != stage.kind and stage.opportunities.exists():
-        raise UserError("Move its opportunities to another stage before changing what it means.")
+        raise UserError(
+            N_("Move its opportunities to another stage before changing what it means.")
+        )
     before = {"name": stage.name, "probability": stage.probability, "kind": stage.kind}
     if values["name"] == label(stage):
         values["name"] = stage.name
@@ -490,9 +485,9 @@ def shift_stage(stage: Stage, step: int) -> None:
 
 def delete_stage(stage: Stage, *, actor: User, ip: str = "") -> None:
     if stage.opportunities.exists():
-        raise UserError("This stage still holds opportunities: move them first.")
+        raise UserError(N_("This stage still holds opportunities: move them first."))
     if len(stages_of(stage.pipeline_id)) <= 1:
-        raise UserError("A pipeline needs at least one stage.")
+        raise UserError(N_("A pipeline needs at least one stage."))
     with db.atomic():
         stage.delete_instance()
         audit.record(

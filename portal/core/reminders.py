@@ -4,7 +4,9 @@ The worker runs `send_due` every minute. A reminder is claimed with an UPDATE
 that changes the row only if it still holds the reminder that was read, so
 two workers (or two runs) never send it twice. Rescheduling a task rewrites
 `remind_at` (portal.core.tasks.place), so a claim read for the old time
-changes nothing and nothing goes out for it.
+changes nothing and nothing goes out for it. A reminder whose occurrence has
+already started by the time the worker reads it (the worker was down, say) is
+claimed without sending: "due at 10:00" is no use at noon.
 """
 
 from __future__ import annotations
@@ -63,10 +65,13 @@ def claim(task: Task, now: datetime) -> bool:
     return bool(claimed)
 
 
+def starts_at(task: Task) -> datetime:
+    """The start of the occurrence reminded of; for a series it may follow the pending one."""
+    return task.remind_at + timedelta(minutes=task.reminder_minutes or 0)
+
+
 def note_for(task: Task) -> Note:
-    # The occurrence reminded of, which for a series may lie after the pending one.
-    starts_at = task.remind_at + timedelta(minutes=task.reminder_minutes or 0)
-    values = {"title": task.title, "at": starts_at.isoformat(timespec="minutes")}
+    values = {"title": task.title, "at": starts_at(task).isoformat(timespec="minutes")}
     return Note(task.assignee, DUE, values, f"/agenda/tasks/{task.id}")
 
 
@@ -80,7 +85,9 @@ def send_due(now: datetime) -> list[Note]:
     sent: list[Note] = []
     for task in due(now):
         with db.atomic():
-            if not claim(task, now):
+            # A reminder whose occurrence has begun is claimed (a series moves
+            # on to its next one) but no longer sent.
+            if not claim(task, now) or starts_at(task) <= now:
                 continue
             note = note_for(task)
             notifications.notify([note], kind="task.reminder")

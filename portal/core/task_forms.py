@@ -16,7 +16,7 @@ from portal.core.visibility import Scope
 from portal.i18n import current_zone
 from portal.i18n import gettext as _
 from portal.i18n import to_local as shown_local
-from portal.text import clean, fold, parse_id
+from portal.text import clean, fold, one_line, parse_id
 
 NOTES_LIMIT = 10_000
 # A select lists the clients when there are this few; past it, a search box.
@@ -64,7 +64,8 @@ def _find_client(
     if raw.get("client"):
         client = scope.client_or_none(raw["client"])
         if client is None:
-            errors["client"] = _("Choose one of the options.")
+            # Worded alike whether the client exists or not: nothing is told about it.
+            errors["client"] = _("Choose a client you can see.")
         return client
     words = fold(clean(raw.get("client_q", "")))
     if not words:
@@ -97,7 +98,7 @@ def values_of(
     if raw.get("kind") not in TASK_KINDS:
         errors["kind"] = _("Choose one of the options.")
     values["kind"] = raw.get("kind", "")
-    title = clean(raw.get("title", ""))
+    title = one_line(raw.get("title", ""))
     if not title:
         errors["title"] = _("Write what is to be done.")
     elif len(title) > 200:

@@ -81,12 +81,17 @@ def when_of(task: Task) -> When:
     return When.at(task.local_start, task.time_zone)
 
 
-def place(task: Task, when: When, reminder_minutes: int | None) -> None:
+def place(
+    task: Task, when: When, reminder_minutes: int | None, now: datetime | None = None
+) -> None:
     """Set the task's due fields and its next reminder from `when`.
 
     A reminder already sent for an earlier time is forgotten: moving a task
-    moves its reminder, and nothing is sent for the old time.
+    moves its reminder, and nothing is sent for the old time. A reminder is
+    worth sending only until its occurrence starts, so a task entered for a
+    time already begun gets none (a series: the next occurrence's).
     """
+    now = now or utcnow()
     task.all_day = when.is_all_day
     task.due_on = when.day
     task.local_start = when.local_start
@@ -97,6 +102,8 @@ def place(task: Task, when: When, reminder_minutes: int | None) -> None:
     task.reminded_at = None
     if reminder_minutes is not None and task.due_at is not None:
         task.remind_at = task.due_at - timedelta(minutes=reminder_minutes)
+        if task.due_at <= now:
+            task.remind_at = next_reminder(task, now)
 
 
 def create(
@@ -114,6 +121,7 @@ def create(
     recurrence_until: date | None = None,
     notes: str = "",
     source: str = "",
+    now: datetime | None = None,
 ) -> Task:
     """Store a new open task; call inside the caller's transaction."""
     task = Task(
@@ -131,7 +139,7 @@ def create(
         created_at=utcnow(),
         updated_at=utcnow(),
     )
-    place(task, when, reminder_minutes)
+    place(task, when, reminder_minutes, now)
     task.save(force_insert=True)
     return task
 
@@ -262,9 +270,6 @@ def save(task: Task, values: dict, when: When, *, expected_version: int) -> None
         setattr(task, name, value)
     if moved:
         place(task, when, task.reminder_minutes)
-        if task.recurrence and task.due_at is not None and task.due_at < utcnow():
-            # The pending occurrence has begun: remind of the next one, not of it.
-            task.remind_at = next_reminder(task, utcnow())
     columns = {
         **values,
         **_due_columns(task),
@@ -324,7 +329,7 @@ def complete(
             columns.update(status="done", completed_at=now)
         else:
             sent_until = task.remind_at if task.reminded_at is None else None
-            place(task, when_of_occurrence(upcoming), task.reminder_minutes)
+            place(task, when_of_occurrence(upcoming), task.reminder_minutes, now)
             # The worker may already have moved the reminder past this occurrence.
             if sent_until is not None and task.remind_at is not None:
                 task.remind_at = max(task.remind_at, sent_until)

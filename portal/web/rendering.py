@@ -110,7 +110,9 @@ def build_environment(extra_dirs: list[Path], settings: Any) -> jinja2.Environme
     env.install_gettext_callables(i18n.gettext, _template_ngettext, newstyle=True)
     env.globals["_"] = _template_gettext
     env.filters.update(
-        label=label,
+        # Context-bound so that Jinja never folds `""|label(...)` into the template
+        # at compile time, in the language of whoever loaded the page first.
+        label=jinja2.pass_context(lambda _context, code, group: label(code, group)),
         number=i18n.format_number,
         datetime=i18n.format_datetime,
         date=i18n.format_date,

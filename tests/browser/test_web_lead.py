@@ -141,3 +141,24 @@ def test_the_snippet_pasted_in_another_page_posts_to_cartera(
     assert statuses == ["processed"] and consents == []
     assert task.assignee.email == SALES_EMAIL
     assert "Astilleros Ría" in wait_for_mail(mailbox, SALES_EMAIL)
+
+
+def test_the_form_settings_fit_a_phone_screen(
+    browser: Browser, form: WebForm, portal: Portal, tmp_path: Path
+) -> None:
+    _database(tmp_path)
+    try:
+        User.update(is_admin=True).where(User.email == MANAGER_EMAIL).execute()
+    finally:
+        db.close()
+    for browsing in open_page(browser, portal, js=True, width=360, height=740):
+        page = browsing.page
+        log_in(page, MANAGER_EMAIL)
+        page.goto(f"/admin/webforms/{form.id}")
+        expect(page.locator("fieldset .table-wrap table")).to_be_visible()
+
+        # The fields' table scrolls in its own box; the page does not.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        wrap = page.locator("fieldset .table-wrap").first
+        assert wrap.evaluate("e => e.scrollWidth > e.clientWidth")
+        browsing.assert_quiet()

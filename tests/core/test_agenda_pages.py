@@ -256,6 +256,54 @@ def test_with_many_clients_the_form_searches_them(
     assert Task.get(Task.title == "Visita").client_id == twin.id
 
 
+def test_a_client_out_of_reach_posted_by_hand_is_refused_with_a_message(
+    http: TestClient, org: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal.core import task_forms
+
+    monkeypatch.setattr(task_forms, "CLIENT_CHOICES", 0)  # the form offers a search
+    theirs = Client(name="Taller Norte", owner=org.carl)
+    theirs.reindex()
+    theirs.save()
+    log_in(http, "ana@example.com")
+
+    def message(client_id: int) -> str:
+        answer = post_form(
+            http, "/agenda/tasks/new", new_task(assignee=org.ana.id, client=client_id)
+        )
+        assert answer.status_code == 400
+        assert "Taller" not in answer.text
+        return answer.text.split('id="e-client_q">', 1)[1].split("<", 1)[0]
+
+    # Someone else's client and one that does not exist read the same.
+    assert message(theirs.id) == message(theirs.id + 1000) == "Choose a client you can see."
+    assert not Task.select().where(Task.title == "Visita").exists()
+
+
+def test_a_title_pasted_over_lines_is_kept_on_one(http: TestClient, org: SimpleNamespace) -> None:
+    log_in(http, "ana@example.com")
+
+    title = " Llamar\r\n a\tPilar\u2028 (Olivar)  "
+    answer = post_form(http, "/agenda/tasks/new", new_task(assignee=org.ana.id, title=title))
+
+    assert answer.status_code == 303
+    assert Task.get(Task.assignee == org.ana.id, Task.title.startswith("Llamar")).title == (
+        "Llamar a Pilar (Olivar)"
+    )
+
+
+def test_the_repeat_choice_speaks_each_readers_language(
+    http: TestClient, other_http: TestClient, org: SimpleNamespace
+) -> None:
+    User.update(language="es").where(User.id == org.ana.id).execute()
+    log_in(http, "ana@example.com")
+    log_in(other_http, "bea@example.com")
+
+    assert "No se repite" in http.get("/agenda/tasks/new").text
+    english = other_http.get("/agenda/tasks/new").text
+    assert "Does not repeat" in english and "No se repite" not in english
+
+
 def test_two_people_editing_the_same_task_the_second_gets_a_conflict(
     http: TestClient, other_http: TestClient, org: SimpleNamespace
 ) -> None:

@@ -104,6 +104,26 @@ def test_every_source_string_has_a_spanish_translation() -> None:
     assert list(spanish.check()) == []
 
 
+def test_every_user_error_literal_is_marked_for_the_catalogue() -> None:
+    # UserError is not an extraction keyword (its subclasses FieldError and
+    # TableError are): a bare literal would reach the catalogue never, and
+    # Spanish readers would get the English.
+    import ast
+
+    unmarked = []
+    for path in sorted((ROOT / "portal").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "UserError"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                unmarked.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert unmarked == []
+
+
 def test_the_english_catalogue_lists_every_string_as_itself() -> None:
     english = _messages(_po("en"))
 

@@ -152,6 +152,12 @@ def test_a_move_without_the_csrf_token_is_refused(http: TestClient, team: Simple
     assert Opportunity.get_by_id(deal.id).stage_id == stage("Qualification").id
 
 
+def picked(html: str, deal: Opportunity) -> int:
+    """The stage selected in the card's own move form."""
+    select = html.split(f'<select id="move-{deal.id}"', 1)[1].split("</select>", 1)[0]
+    return int(re.search(r'<option value="(\d+)" selected>', select).group(1))
+
+
 def test_moving_to_lost_needs_a_reason_said_at_the_card(
     http: TestClient, team: SimpleNamespace
 ) -> None:
@@ -163,6 +169,16 @@ def test_moving_to_lost_needs_a_reason_said_at_the_card(
     assert f'id="move-error-{deal.id}"' in refused.text
     assert "Di por qué se perdió." in refused.text
     assert Opportunity.get_by_id(deal.id).status == "open"
+    # The card still shows Lost chosen, with its reason open: only the reason is missing.
+    assert picked(refused.text, deal) == stage("Lost").id
+    assert '<details class="lost-reason" open>' in refused.text
+    dragged = http.post(
+        f"/opportunities/{deal.id}/move",
+        data={"stage": stage("Lost").id},
+        headers={"HX-Request": "true", "X-CSRF-Token": token(http, "/opportunities")},
+    )
+    assert dragged.status_code == 400
+    assert picked(dragged.text, deal) == stage("Lost").id
 
     moved = post_form(
         http,
@@ -185,6 +201,41 @@ def test_the_form_wants_a_reason_for_a_lost_stage(http: TestClient, team: Simple
 
     assert answer.status_code == 400
     assert '<p class="error" id="e-lost_reason">Di por qué se perdió.</p>' in answer.text
+    assert Opportunity.select().count() == 0
+
+
+def test_titles_and_names_are_kept_on_one_line(http: TestClient, team: SimpleNamespace) -> None:
+    admin = make_user("admin@example.com", make_profile("Sistemas"), is_admin=True)
+    client = new_client(team.ana)
+    log_in(http, "ana@example.com")
+    form = {"title": "  Reforma\r\n\tcocina  ", "amount": "100", "stage": stage("Proposal").id,
+            "owner": team.ana.id}  # fmt: skip
+
+    assert post_form(http, f"/clients/{client.id}/opportunities/new", form).status_code == 303
+    assert Opportunity.get(Opportunity.client == client.id).title == "Reforma cocina"
+
+    log_in(http, admin.email)
+    default = Pipeline.get(Pipeline.is_default == True)  # noqa: E712
+    post_form(http, "/admin/pipelines", {"name": "Obra\r\nnueva"})
+    post_form(http, f"/admin/pipelines/{default.id}/stages",
+              {"name": "Visita\ntécnica", "probability": "20", "kind": "open"})  # fmt: skip
+    assert Pipeline.get_or_none(Pipeline.name == "Obra nueva") is not None
+    assert Stage.get_or_none(Stage.name == "Visita técnica") is not None
+
+
+@pytest.mark.parametrize("amount", ["1e10", "1E+3", "NaN", "Infinity", "-Infinity"])
+def test_an_amount_in_exponent_notation_or_not_finite_is_refused(
+    http: TestClient, team: SimpleNamespace, amount: str
+) -> None:
+    client = new_client(team.ana)
+    log_in(http, "ana@example.com")
+    form = {"title": "Reforma", "amount": amount, "stage": stage("Proposal").id,
+            "owner": team.ana.id}  # fmt: skip
+
+    answer = post_form(http, f"/clients/{client.id}/opportunities/new", form)
+
+    assert answer.status_code == 400
+    assert 'id="e-amount"' in answer.text
     assert Opportunity.select().count() == 0
 
 
@@ -348,7 +399,7 @@ def test_edit_delete_and_conflict(http: TestClient, team: SimpleNamespace) -> No
 def test_stages_are_configured_and_a_held_stage_is_not_deleted(
     http: TestClient, team: SimpleNamespace
 ) -> None:
-    admin = make_user("admin@example.com", make_profile("Sistemas"), is_admin=True)
+    admin = make_user("admin@example.com", make_profile("Sistemas"), is_admin=True, language="en")
     new_opportunity(new_client(team.ana), team.ana, "Proposal")
     log_in(http, admin.email)
     default = Pipeline.get(Pipeline.is_default == True)  # noqa: E712

@@ -129,6 +129,8 @@ def test_the_funnel_page_shows_the_scope_only(http: TestClient, world: SimpleNam
     alone = http.get(f"/opportunities/funnel?days=&user={world.ana.id}&team=0").text
 
     assert "Peer" not in page
+    # The column names people, not the client kind "Particular" that "Person" means.
+    assert '<th scope="col">Quién</th>' in page and "Particular" not in page
     assert "99.999" not in page and "99,999" not in page
     assert 'class="win-rate">50' in page
     assert "Ana" in alone and 'class="average-deal">3.000,00' in alone

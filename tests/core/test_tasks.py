@@ -72,7 +72,8 @@ def test_madrid_meetings_either_side_of_the_march_clock_change(team: SimpleNames
     assert friday.remind_at == datetime(2027, 3, 26, 8, 45)
     assert monday.due_at == datetime(2027, 3, 29, 8, 0)
     assert monday.remind_at == datetime(2027, 3, 29, 7, 45)
-    assert sent_titles(datetime(2027, 3, 29, 7, 44)) == ["Reunión"]  # Friday's, late
+    assert sent_titles(datetime(2027, 3, 29, 7, 44)) == []  # Friday's, days late: dropped
+    assert fresh(friday).reminded_at == datetime(2027, 3, 29, 7, 44)
     assert sent_titles(datetime(2027, 3, 29, 7, 45)) == ["Reunión"]
     assert fresh(monday).reminded_at is not None
 
@@ -212,6 +213,45 @@ def test_two_workers_claiming_together_send_once(team: SimpleNamespace) -> None:
     assert reminders.send_due(now) == []
 
 
+def test_a_task_entered_for_a_time_gone_by_gets_no_reminder(team: SimpleNamespace) -> None:
+    now = datetime(2027, 7, 14, 12, 0)
+    old = tasks.create(
+        team.ana, "Llamada", When.at(datetime(2027, 7, 10, 10, 0), MADRID),
+        reminder_minutes=15, now=now,
+    )  # fmt: skip
+    # Its reminder moment is past but the meeting has not started: still worth it.
+    soon = meeting(team.ana, datetime(2027, 7, 14, 14, 10), MADRID, reminder_minutes=15, now=now)
+    weekly = meeting(
+        team.ana, datetime(2027, 7, 7, 10, 0), MADRID,
+        recurrence="weekly", reminder_minutes=15, now=now,
+    )  # fmt: skip
+
+    assert old.remind_at is None
+    assert soon.remind_at == datetime(2027, 7, 14, 11, 55)
+    assert weekly.remind_at == datetime(2027, 7, 21, 7, 45)  # the next one still to come
+    assert sent_titles(now) == ["Reunión"]
+
+
+def test_a_worker_back_from_an_outage_sends_only_what_has_not_started(
+    team: SimpleNamespace,
+) -> None:
+    single = meeting(team.ana, datetime(2027, 7, 14, 10, 0), MADRID, reminder_minutes=15)
+    daily = meeting(
+        team.ana, datetime(2027, 7, 12, 10, 0), MADRID, recurrence="daily", reminder_minutes=15
+    )
+    later = meeting(team.ana, datetime(2027, 7, 14, 12, 10), MADRID, reminder_minutes=15)
+    back = datetime(2027, 7, 14, 9, 58)  # down since before Monday's reminder
+
+    assert sent_titles(back) == ["Reunión"]  # only the 12:10 meeting, not yet begun
+    assert fresh(single).reminded_at == back
+    assert fresh(later).reminded_at == back
+    assert (fresh(daily).remind_at, fresh(daily).reminded_at) == (
+        datetime(2027, 7, 15, 7, 45),
+        None,
+    )
+    assert sent_titles(datetime(2027, 7, 15, 7, 45)) == ["Reunión"]
+
+
 def test_reminders_skip_done_tasks_and_people_who_left(team: SimpleNamespace) -> None:
     done = meeting(team.ana, datetime(2027, 7, 14, 10, 0), MADRID, reminder_minutes=15)
     Task.update(status="done").where(Task.id == done.id).execute()
@@ -225,16 +265,16 @@ def test_the_reminder_is_noted_and_emailed_in_the_assignee_zone_and_language(
     team: SimpleNamespace, settings: Settings, mailbox: Mailbox
 ) -> None:
     meeting(team.ana, datetime(2027, 7, 14, 10, 0), MADRID, reminder_minutes=15)
-    meeting(team.diego, datetime(2027, 7, 14, 10, 30), MEXICO, reminder_minutes=15)
+    meeting(team.diego, datetime(2027, 7, 14, 2, 0), MEXICO, reminder_minutes=15)
 
-    assert reminders.run(settings, datetime(2027, 7, 14, 16, 15)) == 2
+    assert reminders.run(settings, datetime(2027, 7, 14, 7, 45)) == 2
 
     notes = {n.user_id: n for n in Notification.select()}
     assert json.loads(notes[team.ana.id].values)["at"] == "2027-07-14T08:00"
     assert notes[team.ana.id].url.startswith("/agenda/tasks/")
-    # Each reads the time on their own clock: Madrid 10:00, Mexico City 10:30.
+    # Each reads the time on their own clock: Madrid 10:00, Mexico City 02:00.
     assert "10:00" in str(mailbox.to("ana@example.com")[0]["Subject"])
-    assert "10:30" in str(mailbox.to("diego@example.com")[0]["Subject"])
+    assert ", 2:00" in str(mailbox.to("diego@example.com")[0]["Subject"])
 
 
 # ---------------------------------------------------------------- completion

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from portal.core import board, funnel, listing, pipelines
 from portal.core.models import Client, Opportunity, Pipeline, Stage, User
-from portal.i18n import UserError, current_zone, local_today
+from portal.i18n import N_, UserError, current_zone, local_today
 from portal.text import clean, parse_id
 from portal.web.rendering import grants_of, is_fragment_request, render, safe_next, see_other
 from portal.web.requests import (
@@ -51,8 +51,13 @@ def _board_context(
     errors: dict | None = None,
     *,
     only: set[int] | None = None,
+    chosen: dict[int, int] | None = None,
 ) -> dict:
-    """What the board shows; with `only`, just those columns (an htmx move's answer)."""
+    """What the board shows; with `only`, just those columns (an htmx move's answer).
+
+    `chosen` is the stage picked for a card whose move was refused, kept in its
+    selector so that giving the reason is all that is left to do.
+    """
     scope = scope_of(request)
     today = local_today()
     columns = board.columns(scope, pipeline, today, owner=owner.id if owner else None, only=only)
@@ -66,6 +71,7 @@ def _board_context(
         "owner": owner,
         "stage_options": _stage_options(pipeline),
         "card_errors": errors or {},
+        "card_stages": chosen or {},
         "closed_days": board.CLOSED_DAYS,
         "back": _board_url(pipeline, owner),
         "oob": False,
@@ -101,22 +107,24 @@ async def opportunity_move(request: Request) -> Response:
     errors = {}
     try:
         if stage is None:
-            raise UserError("Choose one of the options.")
+            raise UserError(N_("Choose one of the options."))
         pipelines.change_stage(
             opportunity, stage, lost_reason=raw.get("lost_reason", ""),
             actor=request.state.user, ip=client_ip(request),
         )  # fmt: skip
     except UserError as error:
         errors = {opportunity.id: error.translated()}
+    chosen = {opportunity.id: stage.id} if errors and stage is not None else {}
 
     if not is_fragment_request(request):
         if errors:
-            context = _board_context(request, pipeline, owner, errors)
+            context = _board_context(request, pipeline, owner, errors, chosen=chosen)
             return render(request, "opportunities/board.html", context, status_code=400)
         return see_other(_board_url(pipeline, owner))
     # A fragment: the columns the card left and entered, swapped in where they are.
     touched = {previous, opportunity.stage_id}
-    context = {**_board_context(request, pipeline, owner, errors, only=touched), "oob": True}
+    context = _board_context(request, pipeline, owner, errors, only=touched, chosen=chosen)
+    context["oob"] = True
     status = 400 if errors else 200
     return render(request, "opportunities/_columns.html", context, status_code=status)
 
