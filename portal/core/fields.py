@@ -7,6 +7,7 @@ with a short message meant for the person who typed the value.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -86,7 +87,11 @@ def normalise_fiscal_id(value: str, id_type: str | None, *, country: str = "") -
 def _foreign_id(text: str, country: str) -> str:
     module = get_cc_module(country.lower(), "vat") if country.isalpha() else None
     if module is not None:
+        # Some modules (Mexico's RFC) skip the check digit unless asked to check it.
+        checks_digits = "validate_check_digits" in inspect.signature(module.validate).parameters
         try:
+            if checks_digits:
+                return module.validate(text, validate_check_digits=True)
             return module.validate(text)
         except ValidationError as exc:
             raise FieldError("Not a valid tax ID for that country") from exc

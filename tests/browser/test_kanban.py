@@ -98,6 +98,10 @@ def test_on_a_phone_only_the_board_scrolls_sideways(
     open_database(f"sqlite:///{tmp_path / 'data' / 'cartera.db'}")
     try:  # A long name widens the pipeline selector beyond the screen unless it may shrink.
         Pipeline.create(name="Licitaciones públicas de la administración autonómica", position=5)
+        # A card far right: its hidden labels must not widen the whole page.
+        late = Opportunity.get_by_id(deal)
+        late.id, late.stage = None, Stage.get(Stage.name == "Negotiation")
+        late.save(force_insert=True)
     finally:
         db.close()
     for browsing in open_page(browser, portal, js=True, width=360, height=740):
@@ -110,6 +114,8 @@ def test_on_a_phone_only_the_board_scrolls_sideways(
         board = page.locator(".board")
         assert board.evaluate("e => e.scrollWidth > e.clientWidth")
         for field in page.locator("main select").all():
+            if field.evaluate("e => e.closest('.board') !== null"):
+                continue  # the board's own selects scroll with it
             box = field.bounding_box()
             assert box is None or box["x"] + box["width"] <= 360
         browsing.assert_quiet()

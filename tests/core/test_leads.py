@@ -543,6 +543,9 @@ def test_latin_american_tax_ids_are_taken_as_foreign_and_normalised(
     # A wrong check digit for a country stdnum knows is refused; Spain is still Spain.
     wrong = send(http, team.form, lead(team.form, country="CL", fiscal_id="12.345.678-4"))
     assert wrong.status_code == 400 and 'id="e-fiscal_id"' in wrong.text
+    # Mexico's RFC has a check digit too, which stdnum checks only when asked.
+    wrong = send(http, team.form, lead(team.form, country="MX", fiscal_id="GODE561231GR9"))
+    assert wrong.status_code == 400 and 'id="e-fiscal_id"' in wrong.text
     spanish = send(http, team.form, lead(team.form, fiscal_id="GODE561231GR8"))
     assert spanish.status_code == 400 and 'id="e-fiscal_id"' in spanish.text
 

@@ -223,8 +223,10 @@ def test_titles_and_names_are_kept_on_one_line(http: TestClient, team: SimpleNam
     assert Stage.get_or_none(Stage.name == "Visita técnica") is not None
 
 
-@pytest.mark.parametrize("amount", ["1e10", "1E+3", "NaN", "Infinity", "-Infinity"])
-def test_an_amount_in_exponent_notation_or_not_finite_is_refused(
+@pytest.mark.parametrize(
+    "amount", ["1e10", "1E+3", "NaN", "Infinity", "-Infinity", "100.000.000.000", "-5"]
+)
+def test_an_amount_in_exponent_notation_not_finite_or_out_of_range_is_refused(
     http: TestClient, team: SimpleNamespace, amount: str
 ) -> None:
     client = new_client(team.ana)
