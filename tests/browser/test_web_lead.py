@@ -161,4 +161,7 @@ def test_the_form_settings_fit_a_phone_screen(
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         wrap = page.locator("fieldset .table-wrap").first
         assert wrap.evaluate("e => e.scrollWidth > e.clientWidth")
+        for path in ("/admin/webforms", f"/admin/webforms/{form.id}/snippet", "/admin/lead-rules"):
+            page.goto(path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
         browsing.assert_quiet()
