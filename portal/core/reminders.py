@@ -6,7 +6,9 @@ two workers (or two runs) never send it twice. Rescheduling a task rewrites
 `remind_at` (portal.core.tasks.place), so a claim read for the old time
 changes nothing and nothing goes out for it. A reminder whose occurrence has
 already started by the time the worker reads it (the worker was down, say) is
-claimed without sending: "due at 10:00" is no use at noon.
+claimed without sending: "due at 10:00" is no use at noon. Until then it is
+sent even if late, and a series' next occurrence likewise: its reminder is
+pending from the moment the previous one is claimed until it starts.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ def due(now: datetime) -> list[Task]:
 def claim(task: Task, now: datetime) -> bool:
     """Take the reminder read in `task` for sending; False when it is gone or moved.
 
-    A recurring task's reminder moves on to its next occurrence instead of
-    being marked sent; a single task's is marked sent.
+    A recurring task's reminder moves on to the first occurrence starting
+    after the one reminded of (and after `now`, when that one has begun)
+    instead of being marked sent; a single task's is marked sent. The next
+    reminder time may be past already: the next run sends it.
     """
-    upcoming = tasks.next_reminder(task, now)
+    upcoming = tasks.next_reminder(task, max(now, starts_at(task)))
     changes = {"reminded_at": now} if upcoming is None else {"remind_at": upcoming}
     claimed = (
         Task.update(**changes)

@@ -89,7 +89,8 @@ def place(
     A reminder already sent for an earlier time is forgotten: moving a task
     moves its reminder, and nothing is sent for the old time. A reminder is
     worth sending only until its occurrence starts, so a task entered for a
-    time already begun gets none (a series: the next occurrence's).
+    time already begun gets none (a series: that of the next occurrence still
+    to start, sent at once if its reminder time has passed).
     """
     now = now or utcnow()
     task.all_day = when.is_all_day
@@ -241,15 +242,20 @@ def following(task: Task, now: datetime) -> Occurrence | None:
     return None
 
 
-def next_reminder(task: Task, now: datetime) -> datetime | None:
-    """When to remind of the first later occurrence whose reminder is after `now`."""
+def next_reminder(task: Task, after: datetime) -> datetime | None:
+    """When to remind of the first later occurrence that starts after `after`.
+
+    What counts is the occurrence's start, not its reminder time: like a
+    single task's, a reminder is worth sending until its occurrence starts,
+    so the time returned may be past already (the worker then sends it at once).
+    """
     if not task.recurrence or task.reminder_minutes is None or task.all_day:
         return None
     before = timedelta(minutes=task.reminder_minutes)
-    today = now.date() - timedelta(days=2)
-    start = max(1, _skip_to(task.due_on, task.recurrence, today))
+    # Two days back covers any zone's offset between the UTC and the local date.
+    start = max(1, _skip_to(task.due_on, task.recurrence, after.date() - timedelta(days=2)))
     for occurrence in repetitions(task, start):
-        if occurrence.starts_at is not None and occurrence.starts_at - before > now:
+        if occurrence.starts_at is not None and occurrence.starts_at > after:
             return occurrence.starts_at - before
     return None
 

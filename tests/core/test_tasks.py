@@ -252,6 +252,63 @@ def test_a_worker_back_from_an_outage_sends_only_what_has_not_started(
     assert sent_titles(datetime(2027, 7, 15, 7, 45)) == ["Reunión"]
 
 
+def test_a_series_begun_yesterday_is_reminded_of_todays_occurrence_until_it_starts(
+    team: SimpleNamespace,
+) -> None:
+    # December: Madrid is UTC+1, so 03:20 there is 02:20 UTC, reminded at 02:05.
+    now = datetime(2027, 12, 5, 2, 8, 46)
+    daily = meeting(
+        team.ana, datetime(2027, 12, 4, 3, 20), MADRID,
+        recurrence="daily", reminder_minutes=15, now=now,
+    )  # fmt: skip
+    single = meeting(team.ana, datetime(2027, 12, 5, 3, 20), MADRID, reminder_minutes=15, now=now)
+
+    # Today's occurrence has not started: its reminder is pending, like the single task's.
+    assert daily.remind_at == single.remind_at == datetime(2027, 12, 5, 2, 5)
+    assert sent_titles(now) == ["Reunión", "Reunión"]
+    assert (fresh(daily).remind_at, fresh(daily).reminded_at) == (
+        datetime(2027, 12, 6, 2, 5),
+        None,
+    )
+    assert sent_titles(datetime(2027, 12, 5, 2, 10)) == []
+
+
+def test_after_an_outage_a_series_sends_the_next_occurrence_not_yet_begun_once(
+    team: SimpleNamespace,
+) -> None:
+    daily = meeting(
+        team.ana, datetime(2027, 7, 12, 10, 0), MADRID, recurrence="daily", reminder_minutes=15
+    )
+    # Down from before Monday's reminder until Tuesday 09:50 in Madrid: Tuesday's
+    # reminder time (07:45 UTC) has passed, but its meeting starts at 08:00 UTC.
+    back = datetime(2027, 7, 13, 7, 50)
+
+    assert sent_titles(back) == []  # Monday's has begun long ago
+    assert fresh(daily).remind_at == datetime(2027, 7, 13, 7, 45)
+    assert sent_titles(back + timedelta(minutes=1)) == ["Reunión"]
+    assert (fresh(daily).remind_at, fresh(daily).reminded_at) == (
+        datetime(2027, 7, 14, 7, 45),
+        None,
+    )
+    assert sent_titles(back + timedelta(minutes=2)) == []
+    assert Notification.select().count() == 1
+
+
+def test_after_an_outage_a_series_skips_an_occurrence_already_begun(
+    team: SimpleNamespace,
+) -> None:
+    daily = meeting(
+        team.ana, datetime(2027, 7, 12, 10, 0), MADRID, recurrence="daily", reminder_minutes=15
+    )
+    back = datetime(2027, 7, 13, 8, 5)  # Tuesday's meeting began at 08:00 UTC
+
+    assert sent_titles(back) == []
+    assert fresh(daily).remind_at == datetime(2027, 7, 14, 7, 45)
+    assert sent_titles(back + timedelta(minutes=1)) == []
+    assert sent_titles(datetime(2027, 7, 14, 7, 45)) == ["Reunión"]
+    assert Notification.select().count() == 1
+
+
 def test_reminders_skip_done_tasks_and_people_who_left(team: SimpleNamespace) -> None:
     done = meeting(team.ana, datetime(2027, 7, 14, 10, 0), MADRID, reminder_minutes=15)
     Task.update(status="done").where(Task.id == done.id).execute()
