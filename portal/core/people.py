@@ -10,12 +10,13 @@ import peewee as pw
 from portal.config import LANGUAGES
 from portal.core import audit, fields, sessions, tokens
 from portal.core.clients import convert
-from portal.core.models import PROFILE_KINDS, Profile, User
+from portal.core.models import PROFILE_KINDS, AssignmentRuleUser, Profile, User, WebForm
 from portal.core.passwords import MIN_LENGTH, hash_password
 from portal.core.permissions import Grants, read_grants
 from portal.core.visibility import ProfileTree, Scope
 from portal.database import db
 from portal.i18n import gettext as _
+from portal.i18n import ngettext
 from portal.text import clean, parse_id
 
 ZONES = frozenset(available_timezones())
@@ -87,6 +88,10 @@ def validate_user(
     )
     if values["profile"] is None:
         errors["profile"] = _("Choose one of the options.")
+    elif user is not None and values["profile"].id != user.profile_id:
+        problem = _assistant_problem(user, values["profile"])
+        if problem:
+            errors["profile"] = problem
     values["language"] = raw.get("language", "")
     if values["language"] not in ("", *LANGUAGES):
         errors["language"] = _("Choose one of the options.")
@@ -100,6 +105,34 @@ def validate_user(
     elif user is None and not invite:
         errors["password"] = _("Set a first password.")
     return values, errors
+
+
+def _assistant_problem(user: User, profile: Profile) -> str:
+    """Why `user` may not move onto `profile`: assistants cannot be a form's fallback.
+
+    A web form gives the leads no rule places to its fallback owner, and an
+    assistant owns no clients: every such lead would fail until someone noticed.
+    """
+    if not profile.is_assistant:
+        return ""
+    names = [
+        name
+        for (name,) in WebForm.select(WebForm.name)
+        .where(WebForm.fallback_owner == user.id)
+        .order_by(WebForm.name, WebForm.id)
+        .tuples()
+    ]
+    if not names:
+        return ""
+    return ngettext(
+        "%(name)s is the fallback owner of the web form %(forms)s: choose another "
+        "fallback owner for it first.",
+        "%(name)s is the fallback owner of the web forms %(forms)s: choose another "
+        "fallback owner for them first.",
+        len(names),
+        name=user.name,
+        forms=", ".join(f"“{name}”" for name in names),
+    )
 
 
 def password_problems(password: str, name: str) -> dict[str, str]:
@@ -257,12 +290,21 @@ def update_audited(user: User, values: dict, *, actor: User, ip: str) -> User:
         if new:
             audit.record("users.updated", actor=actor, target=user, before=old, after=new, ip=ip)
         if user.profile_id != old_profile:
+            after: dict = {"profile": user.profile_id}
+            if Profile.get_by_id(user.profile_id).is_assistant:
+                # Assistants receive no leads: the rules' turns skip them anyway,
+                # and a rule left with nobody hands its leads to the form's fallback.
+                after["lead_rules_left"] = (
+                    AssignmentRuleUser.delete()
+                    .where(AssignmentRuleUser.user == user.id)
+                    .execute()
+                )
             audit.record(
                 "users.profile.changed",
                 actor=actor,
                 target=user,
                 before={"profile": old_profile},
-                after={"profile": user.profile_id},
+                after=after,
                 ip=ip,
             )
         if password_set:
