@@ -295,9 +295,7 @@ def update_audited(user: User, values: dict, *, actor: User, ip: str) -> User:
                 # Assistants receive no leads: the rules' turns skip them anyway,
                 # and a rule left with nobody hands its leads to the form's fallback.
                 after["lead_rules_left"] = (
-                    AssignmentRuleUser.delete()
-                    .where(AssignmentRuleUser.user == user.id)
-                    .execute()
+                    AssignmentRuleUser.delete().where(AssignmentRuleUser.user == user.id).execute()
                 )
             audit.record(
                 "users.profile.changed",
