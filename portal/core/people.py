@@ -54,6 +54,10 @@ def validate_profile(raw: dict[str, str], profile: Profile | None) -> tuple[dict
         values["parent"] = parent
     if values["is_assistant"] and values["parent"] is None and "parent" not in errors:
         errors["parent"] = _("An assistant must depend on the profile it serves.")
+    if values["is_assistant"] and profile is not None and not profile.is_assistant:
+        problem = fallback_problem(User.select().where(User.profile == profile.id))
+        if problem:
+            errors["is_assistant"] = problem
     return values, errors
 
 
@@ -108,30 +112,39 @@ def validate_user(
 
 
 def _assistant_problem(user: User, profile: Profile) -> str:
-    """Why `user` may not move onto `profile`: assistants cannot be a form's fallback.
+    """Why `user` may not move onto `profile`: assistants cannot be a form's fallback."""
+    if not profile.is_assistant:
+        return ""
+    return fallback_problem(User.select().where(User.id == user.id))
+
+
+def fallback_problem(people: pw.SelectQuery) -> str:
+    """Which of `people` are a web form's fallback owner, and must not become assistants.
 
     A web form gives the leads no rule places to its fallback owner, and an
     assistant owns no clients: every such lead would fail until someone noticed.
     """
-    if not profile.is_assistant:
-        return ""
-    names = [
-        name
-        for (name,) in WebForm.select(WebForm.name)
-        .where(WebForm.fallback_owner == user.id)
-        .order_by(WebForm.name, WebForm.id)
+    forms: dict[str, list[str]] = {}
+    rows = (
+        WebForm.select(WebForm.name, User.name)
+        .join(User, on=(WebForm.fallback_owner == User.id))
+        .where(WebForm.fallback_owner.in_(people.select(User.id)))
+        .order_by(User.name, User.id, WebForm.name, WebForm.id)
         .tuples()
-    ]
-    if not names:
-        return ""
-    return ngettext(
-        "%(name)s is the fallback owner of the web form %(forms)s: choose another "
-        "fallback owner for it first.",
-        "%(name)s is the fallback owner of the web forms %(forms)s: choose another "
-        "fallback owner for them first.",
-        len(names),
-        name=user.name,
-        forms=", ".join(f"“{name}”" for name in names),
+    )
+    for form_name, owner_name in rows:
+        forms.setdefault(owner_name, []).append(form_name)
+    return " ".join(
+        ngettext(
+            "%(name)s is the fallback owner of the web form %(forms)s: choose another "
+            "fallback owner for it first.",
+            "%(name)s is the fallback owner of the web forms %(forms)s: choose another "
+            "fallback owner for them first.",
+            len(names),
+            name=owner,
+            forms=", ".join(f"“{name}”" for name in names),
+        )
+        for owner, names in forms.items()
     )
 
 
