@@ -596,6 +596,26 @@ def assign(form: WebForm, place: dict[str, str]) -> tuple[User, AssignmentRule |
     owner = form.fallback_owner
     if owner is not None and _may_own(owner):
         return owner, None
+    # Say why the fallback cannot take it: the admin who reads the failure must
+    # know whom to replace, not only that someone is missing.
+    if owner is not None and not owner.is_active:
+        raise LeadError(
+            N_(
+                "No assignment rule gives this lead to anyone and the form's fallback "
+                "owner, %(name)s, is no longer active: choose another fallback owner for "
+                "the form, then retry."
+            ),
+            name=owner.name,
+        )
+    if owner is not None:
+        raise LeadError(
+            N_(
+                "No assignment rule gives this lead to anyone and the form's fallback "
+                "owner, %(name)s, has an assistant profile, and assistants own no clients: "
+                "choose another fallback owner for the form, then retry."
+            ),
+            name=owner.name,
+        )
     raise LeadError(
         N_(
             "No assignment rule gives this lead to anyone and the form has no active "

@@ -10,12 +10,13 @@ import peewee as pw
 from portal.config import LANGUAGES
 from portal.core import audit, fields, sessions, tokens
 from portal.core.clients import convert
-from portal.core.models import PROFILE_KINDS, Profile, User
+from portal.core.models import PROFILE_KINDS, AssignmentRuleUser, Profile, User, WebForm
 from portal.core.passwords import MIN_LENGTH, hash_password
 from portal.core.permissions import Grants, read_grants
 from portal.core.visibility import ProfileTree, Scope
 from portal.database import db
 from portal.i18n import gettext as _
+from portal.i18n import ngettext
 from portal.text import clean, parse_id
 
 ZONES = frozenset(available_timezones())
@@ -53,6 +54,10 @@ def validate_profile(raw: dict[str, str], profile: Profile | None) -> tuple[dict
         values["parent"] = parent
     if values["is_assistant"] and values["parent"] is None and "parent" not in errors:
         errors["parent"] = _("An assistant must depend on the profile it serves.")
+    if values["is_assistant"] and profile is not None and not profile.is_assistant:
+        problem = fallback_problem(User.select().where(User.profile == profile.id))
+        if problem:
+            errors["is_assistant"] = problem
     return values, errors
 
 
@@ -87,6 +92,10 @@ def validate_user(
     )
     if values["profile"] is None:
         errors["profile"] = _("Choose one of the options.")
+    elif user is not None and values["profile"].id != user.profile_id:
+        problem = _assistant_problem(user, values["profile"])
+        if problem:
+            errors["profile"] = problem
     values["language"] = raw.get("language", "")
     if values["language"] not in ("", *LANGUAGES):
         errors["language"] = _("Choose one of the options.")
@@ -100,6 +109,43 @@ def validate_user(
     elif user is None and not invite:
         errors["password"] = _("Set a first password.")
     return values, errors
+
+
+def _assistant_problem(user: User, profile: Profile) -> str:
+    """Why `user` may not move onto `profile`: assistants cannot be a form's fallback."""
+    if not profile.is_assistant:
+        return ""
+    return fallback_problem(User.select().where(User.id == user.id))
+
+
+def fallback_problem(people: pw.SelectQuery) -> str:
+    """Which of `people` are a web form's fallback owner, and must not become assistants.
+
+    A web form gives the leads no rule places to its fallback owner, and an
+    assistant owns no clients: every such lead would fail until someone noticed.
+    """
+    forms: dict[str, list[str]] = {}
+    rows = (
+        WebForm.select(WebForm.name, User.name)
+        .join(User, on=(WebForm.fallback_owner == User.id))
+        .where(WebForm.fallback_owner.in_(people.select(User.id)))
+        .order_by(User.name, User.id, WebForm.name, WebForm.id)
+        .tuples()
+    )
+    for form_name, owner_name in rows:
+        forms.setdefault(owner_name, []).append(form_name)
+    return " ".join(
+        ngettext(
+            "%(name)s is the fallback owner of the web form %(forms)s: choose another "
+            "fallback owner for it first.",
+            "%(name)s is the fallback owner of the web forms %(forms)s: choose another "
+            "fallback owner for them first.",
+            len(names),
+            name=owner,
+            forms=", ".join(f"“{name}”" for name in names),
+        )
+        for owner, names in forms.items()
+    )
 
 
 def password_problems(password: str, name: str) -> dict[str, str]:
@@ -257,12 +303,19 @@ def update_audited(user: User, values: dict, *, actor: User, ip: str) -> User:
         if new:
             audit.record("users.updated", actor=actor, target=user, before=old, after=new, ip=ip)
         if user.profile_id != old_profile:
+            after: dict = {"profile": user.profile_id}
+            if Profile.get_by_id(user.profile_id).is_assistant:
+                # Assistants receive no leads: the rules' turns skip them anyway,
+                # and a rule left with nobody hands its leads to the form's fallback.
+                after["lead_rules_left"] = (
+                    AssignmentRuleUser.delete().where(AssignmentRuleUser.user == user.id).execute()
+                )
             audit.record(
                 "users.profile.changed",
                 actor=actor,
                 target=user,
                 before={"profile": old_profile},
-                after={"profile": user.profile_id},
+                after=after,
                 ip=ip,
             )
         if password_set:

@@ -23,7 +23,7 @@ from portal.core.visibility import Scope
 from portal.database import db, utcnow
 from portal.i18n import N_, UserError, current_language, local_today
 from portal.i18n import gettext as _
-from portal.text import clean, one_line, parse_id
+from portal.text import clean, fold, one_line, parse_id
 
 # The default pipeline, as migration 0012 creates it: msgids, translated where shown.
 DEFAULT_PIPELINE = N_("Sales")
@@ -395,6 +395,18 @@ def _name(raw: dict[str, str]) -> str:
     return name
 
 
+def _refuse_taken(name: str, rows: list[Pipeline] | list[Stage], own_id: int | None) -> None:
+    """Refuse a name another row already has, whatever its case and accents.
+
+    Two "Propuesta" columns on one board, or two "Ventas" in the pipeline menu,
+    could not be told apart. A default name is compared as stored and as shown.
+    """
+    wanted = fold(name)
+    for row in rows:
+        if row.id != own_id and wanted in (fold(row.name), fold(label(row))):
+            raise UserError(N_("Another one already has this name: choose a different one."))
+
+
 def _stage_values(raw: dict[str, str]) -> dict[str, Any]:
     text = clean(raw.get("probability", "")).removesuffix("%").strip() or "0"
     if not (text.isdigit() and 0 <= int(text) <= 100):
@@ -407,6 +419,7 @@ def _stage_values(raw: dict[str, str]) -> dict[str, Any]:
 
 def create_pipeline(raw: dict[str, str], *, actor: User, ip: str = "") -> Pipeline:
     name = _name(raw)
+    _refuse_taken(name, all_pipelines(), None)
     with db.atomic():
         last = Pipeline.select(pw.fn.MAX(Pipeline.position)).scalar() or 0
         pipeline = Pipeline.create(name=name, position=last + 1)
@@ -423,6 +436,7 @@ def rename_pipeline(pipeline: Pipeline, raw: dict[str, str], *, actor: User, ip:
     name = _name(raw)
     if name == label(pipeline):
         return
+    _refuse_taken(name, all_pipelines(), pipeline.id)
     with db.atomic():
         before = {"name": pipeline.name}
         pipeline.name, pipeline.translatable = name, False
@@ -435,6 +449,7 @@ def rename_pipeline(pipeline: Pipeline, raw: dict[str, str], *, actor: User, ip:
 
 def add_stage(pipeline: Pipeline, raw: dict[str, str], *, actor: User, ip: str = "") -> Stage:
     values = _stage_values(raw)
+    _refuse_taken(values["name"], stages_of(pipeline), None)
     with db.atomic():
         last = Stage.select(pw.fn.MAX(Stage.position)).where(Stage.pipeline == pipeline.id).scalar()
         stage = Stage.create(pipeline=pipeline, position=(last or 0) + 1, **values)
@@ -448,6 +463,7 @@ def update_stage(stage: Stage, raw: dict[str, str], *, actor: User, ip: str = ""
     The kind of a stage holding opportunities stays: their status follows it.
     """
     values = _stage_values(raw)
+    _refuse_taken(values["name"], stages_of(stage.pipeline_id), stage.id)
     if values["kind"] != stage.kind and stage.opportunities.exists():
         raise UserError(
             N_("Move its opportunities to another stage before changing what it means.")

@@ -16,7 +16,7 @@ from typing import Any
 import peewee as pw
 
 from portal.core import audit, granting
-from portal.core.models import BASELINE_GRANTS, Profile, User
+from portal.core.models import BASELINE_GRANTS, AssignmentRuleUser, Profile, User
 from portal.core.permissions import Grants, Registry, read_grants, write_grants
 from portal.core.visibility import ProfileTree
 from portal.database import db
@@ -97,6 +97,11 @@ def update_profile(profile: Profile, values: dict[str, Any], actor: User, ip: st
         before = snapshot(profile)
         Profile.update(**values).where(Profile.id == profile.id).execute()
         after = snapshot(Profile.get_by_id(profile.id))
+        if after["is_assistant"] and not before["is_assistant"]:
+            # Its people now receive no leads: they leave the assignment rules, as
+            # one moved onto an assistant profile does (people.update_audited).
+            people = User.select(User.id).where(User.profile == profile.id)
+            AssignmentRuleUser.delete().where(AssignmentRuleUser.user.in_(people)).execute()
         old, new = audit.changes(before, after)
         if old or new:
             audit.record(

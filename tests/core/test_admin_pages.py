@@ -349,3 +349,32 @@ def test_admin_form_token_comes_from_the_page(http: TestClient, top: Profile) ->
     )
 
     assert answer.status_code == 303
+
+
+def test_a_profile_holding_a_forms_fallback_owner_cannot_become_an_assistant(
+    http: TestClient, top: Profile
+) -> None:
+    from portal.core.models import AssignmentRule, AssignmentRuleUser, WebForm
+
+    sales = make_profile("Ventas", parent=top)
+    olivia = make_user("olivia@example.com", sales)
+    form = WebForm.create(name="Contacto", key="contacto", fallback_owner=olivia)
+    AssignmentRuleUser.create(rule=AssignmentRule.create(name="Norte"), user=olivia)
+    path = f"/admin/profiles/{sales.id}"
+    assistant = profile_form(parent=top.id, is_assistant="on")
+
+    refused = post_form(http, path, assistant)
+    assert refused.status_code == 400
+    assert field_error(refused.text, "is_assistant") == (
+        "Olivia is the fallback owner of the web form “Contacto”: "
+        "choose another fallback owner for it first."
+    )
+    assert Profile.get_by_id(sales.id).is_assistant is False
+
+    # Once the form has another fallback, the profile turns; its people leave the rules.
+    WebForm.update(fallback_owner=make_user("max@example.com", top)).where(
+        WebForm.id == form.id
+    ).execute()
+    assert post_form(http, path, assistant).status_code == 303
+    assert Profile.get_by_id(sales.id).is_assistant is True
+    assert AssignmentRuleUser.select().count() == 0

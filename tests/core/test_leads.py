@@ -679,3 +679,24 @@ def test_an_unticked_consent_box_shows_as_asked_and_not_given(http: TestClient, 
     with speaking("es"):
         marker = gettext("Commercial consent asked and not given")
     assert http.get("/admin/lead-submissions").text.count(marker) == 1
+
+
+def test_a_failed_lead_says_why_the_forms_fallback_owner_cannot_take_it(
+    http: TestClient, team: Team
+) -> None:
+    # Pedro, the fallback, was made an assistant before the rule against it, or left
+    # without the successor step: the failure names him and says which it is.
+    helpers = make_profile("Asistencia Sur", parent=team.peer.profile, is_assistant=True)
+    User.update(profile=helpers).where(User.id == team.peer.id).execute()
+    send(http, team.form, lead(team.form, postal_code="08001", email="uno@example.com"))
+    User.update(profile=team.carlos.profile, is_active=False).where(
+        User.id == team.peer.id
+    ).execute()
+    send(http, team.form, lead(team.form, postal_code="08001", email="dos@example.com"))
+
+    subs = list(LeadSubmission.select().order_by(LeadSubmission.id))
+    assert [s.status for s in subs] == ["failed", "failed"]
+    assistant, inactive = (leads.error_text(s.error) for s in subs)
+    assert team.peer.name in assistant and "assistant profile" in assistant
+    assert team.peer.name in inactive and "no longer active" in inactive
+    assert Client.select().count() == 0

@@ -446,6 +446,45 @@ def test_stages_are_configured_and_a_held_stage_is_not_deleted(
     assert page.count('<section class="column"') == 5
 
 
+def test_a_name_already_taken_is_refused_whatever_its_case_and_accents(
+    http: TestClient, team: SimpleNamespace
+) -> None:
+    admin = make_user("admin@example.com", make_profile("Sistemas"), is_admin=True, language="en")
+    log_in(http, admin.email)
+    default = Pipeline.get(Pipeline.is_default == True)  # noqa: E712
+    taken = "Another one already has this name: choose a different one."
+    path = f"/admin/pipelines/{default.id}/stages"
+    demo = {"probability": "60", "kind": "open"}
+
+    assert post_form(http, path, {"name": "Demostración", **demo}).status_code == 303
+    for name in ("DEMOSTRACION", "proposal"):
+        again = post_form(http, path, {"name": name, **demo})
+        assert again.status_code == 400 and taken in again.text
+    assert len(pipelines.stages_of(default)) == 7
+    # A rename onto a sibling's name is refused; onto its own, in other case, it is not.
+    negotiation = stage("Negotiation")
+    clash = post_form(http, f"/admin/stages/{negotiation.id}", {"name": "Demostracion", **demo})
+    assert clash.status_code == 400 and taken in clash.text
+    assert Stage.get_by_id(negotiation.id).name == "Negotiation"
+    own = post_form(http, f"/admin/stages/{negotiation.id}", {"name": "NEGOTIATION", **demo})
+    assert own.status_code == 303
+
+    # Pipelines: a second "Sales", or "Licitaciones" twice, is refused too.
+    assert post_form(http, "/admin/pipelines", {"name": "Licitaciones"}).status_code == 303
+    for name in ("sales", "LICITACIONES"):
+        refused = post_form(http, "/admin/pipelines", {"name": name})
+        assert refused.status_code == 400 and taken in refused.text
+    assert Pipeline.select().count() == 2
+    tenders = Pipeline.get(Pipeline.name == "Licitaciones")
+    renamed = post_form(http, f"/admin/pipelines/{tenders.id}", {"name": "Sáles"})
+    assert renamed.status_code == 400 and taken in renamed.text
+    # Another pipeline may have a stage of the same name as this one's.
+    answer = post_form(
+        http, f"/admin/pipelines/{tenders.id}/stages", {"name": "Demostración", **demo}
+    )
+    assert answer.status_code == 303 and len(pipelines.stages_of(tenders)) == 6
+
+
 def test_pipelines_page_needs_its_key(http: TestClient, team: SimpleNamespace) -> None:
     log_in(http, "ana@example.com")
 

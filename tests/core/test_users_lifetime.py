@@ -759,3 +759,38 @@ def test_ones_own_language_and_zone_changes_are_audited(http: TestClient, org: d
     [entry] = actions("users.updated")
     assert entry.actor_id == entry.object_id == org["ana"].id
     assert json.loads(entry.after) == {"language": "es", "time_zone": "America/Mexico_City"}
+
+
+def test_a_forms_fallback_owner_cannot_become_an_assistant_and_rules_let_assistants_go(
+    http: TestClient, org: dict
+) -> None:
+    from portal.core.models import AssignmentRule, AssignmentRuleUser, WebForm
+
+    ana, luis = org["ana"], org["luis"]
+    form = WebForm.create(name="Contacto", key="contacto", fallback_owner=ana)
+    rule = AssignmentRule.create(name="Norte", position=1)
+    AssignmentRuleUser.create(rule=rule, user=ana)
+    AssignmentRuleUser.create(rule=rule, user=luis)
+    log_in(http, "admin@example.com")
+    edit = {"name": ana.name, "email": ana.email, "profile": org["helpers"].id}
+
+    refused = post_form(http, f"/admin/users/{ana.id}", edit)
+    assert refused.status_code == 400
+    assert "fallback owner of the web form “Contacto”" in field_error(refused.text, "profile")
+    assert ana.name in field_error(refused.text, "profile")
+    assert User.get_by_id(ana.id).profile_id == org["reps"].id
+    assert AssignmentRuleUser.select().count() == 2
+
+    # With another fallback chosen, she moves, and leaves the rule in the same save.
+    WebForm.update(fallback_owner=luis).where(WebForm.id == form.id).execute()
+    assert post_form(http, f"/admin/users/{ana.id}", edit).status_code == 303
+    assert User.get_by_id(ana.id).profile_id == org["helpers"].id
+    assert [link.user_id for link in AssignmentRuleUser.select()] == [luis.id]
+    [changed] = actions("users.profile.changed")
+    assert json.loads(changed.after)["lead_rules_left"] == 1
+
+    # Luis, moved to another seller profile, keeps his form and his rules.
+    sellers = make_profile("Comercial Sur", parent=org["heads"])
+    moved = {"name": luis.name, "email": luis.email, "profile": sellers.id}
+    assert post_form(http, f"/admin/users/{luis.id}", moved).status_code == 303
+    assert AssignmentRuleUser.select().where(AssignmentRuleUser.user == luis.id).count() == 1
