@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import peewee as pw
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -67,40 +70,37 @@ async def pipeline_page(request: Request) -> Response:
     return see_other("/admin/pipelines")
 
 
+async def _change(
+    request: Request, key: str, change: Callable[..., object], anchor: str
+) -> Response:
+    """Apply one form to a pipeline or stage; a refusal shows at the form named `key`."""
+    raw = await form_values(request)
+    try:
+        change(raw, actor=request.state.user, ip=client_ip(request))
+    except UserError as error:
+        return _page(request, {key: error.translated()}, {key: raw})
+    return see_other(f"/admin/pipelines#{anchor}")
+
+
 @permission_required(KEY)
 async def pipeline_rename(request: Request) -> Response:
     pipeline = _pipeline(request)
-    raw = await form_values(request)
     key = f"pipeline-{pipeline.id}"
-    try:
-        pipelines.rename_pipeline(pipeline, raw, actor=request.state.user, ip=client_ip(request))
-    except UserError as error:
-        return _page(request, {key: error.translated()}, {key: raw})
-    return see_other(f"/admin/pipelines#{key}")
+    return await _change(request, key, partial(pipelines.rename_pipeline, pipeline), key)
 
 
 @permission_required(KEY)
 async def stage_add(request: Request) -> Response:
     pipeline = _pipeline(request)
-    raw = await form_values(request)
-    key = f"new-stage-{pipeline.id}"
-    try:
-        pipelines.add_stage(pipeline, raw, actor=request.state.user, ip=client_ip(request))
-    except UserError as error:
-        return _page(request, {key: error.translated()}, {key: raw})
-    return see_other(f"/admin/pipelines#pipeline-{pipeline.id}")
+    change = partial(pipelines.add_stage, pipeline)
+    return await _change(request, f"new-stage-{pipeline.id}", change, f"pipeline-{pipeline.id}")
 
 
 @permission_required(KEY)
 async def stage_update(request: Request) -> Response:
     stage = _stage(request)
-    raw = await form_values(request)
-    key = f"stage-{stage.id}"
-    try:
-        pipelines.update_stage(stage, raw, actor=request.state.user, ip=client_ip(request))
-    except UserError as error:
-        return _page(request, {key: error.translated()}, {key: raw})
-    return see_other(f"/admin/pipelines#pipeline-{stage.pipeline_id}")
+    change = partial(pipelines.update_stage, stage)
+    return await _change(request, f"stage-{stage.id}", change, f"pipeline-{stage.pipeline_id}")
 
 
 @permission_required(KEY)
