@@ -108,17 +108,15 @@ def tallies(
     )
     if since is not None:
         cohort = cohort.where(Opportunity.created_at >= since)
-    rows = list(
-        Opportunity.select(
-            Opportunity.id,
-            Opportunity.owner,
-            Opportunity.status,
-            Opportunity.amount,
-            Opportunity.stage,
-        )  # fmt: skip
-        .where(Opportunity.id.in_(cohort))
-        .tuples()
+    columns = (
+        Opportunity.id,
+        Opportunity.owner,
+        Opportunity.status,
+        Opportunity.amount,
+        Opportunity.stage,
     )
+    # The cohort itself brings the columns; as a subquery it also picks the history.
+    rows = list(cohort.select(*columns).tuples())
     history: dict[int, list[tuple[datetime, int, int]]] = defaultdict(list)
     changes = (
         StageChange.select(
