@@ -17,8 +17,11 @@ if TYPE_CHECKING:
 
     from portal.config import Settings
     from portal.core.lifecycle import Sale
-    from portal.core.models import User
-    from portal.core.permissions import Permission, Tab
+    from portal.core.models import Client, User
+    from portal.core.permissions import Grants, MenuEntry, Permission, Tab
+    from portal.core.reports import ReportSource
+    from portal.jobs import PeriodicJob
+    from portal.web.contributions import Panel, Widget
 
 hookspec = pluggy.HookspecMarker("cartera")
 hookimpl = pluggy.HookimplMarker("cartera")
@@ -50,8 +53,36 @@ def register_template_dirs() -> list[Path] | None:
 
 
 @hookspec
+def register_translation_dirs() -> list[Path] | None:
+    """Called at start-up. Return folders holding `<lang>/LC_MESSAGES/messages.po`.
+
+    Their messages are added to the core's catalogues; a msgid the core already
+    translates keeps the core's translation.
+    """
+
+
+@hookspec
 def register_cli_commands() -> list[click.Command] | None:
     """Called when the `cartera` command starts. Return extra click commands."""
+
+
+@hookspec
+def register_periodic_jobs() -> list[PeriodicJob] | None:
+    """Called when the worker starts (and when the app configures the queue).
+
+    Return `portal.jobs.PeriodicJob`s; each runs on its cron schedule in the
+    worker. `None` means the plugin has none.
+    """
+
+
+@hookspec
+def register_report_sources() -> list[ReportSource] | None:
+    """Called at app creation. Return `portal.core.reports.ReportSource`s.
+
+    Each source totals its measures per credited person and day, admitting only
+    the records the viewer's scope admits. Measure keys are unique across
+    plugins; objectives and reports offer every measure of every source.
+    """
 
 
 # ---------------------------------------------------------------- web
@@ -65,6 +96,37 @@ def register_routes(settings: Settings) -> list[BaseRoute] | None:
 @hookspec
 def register_static_dirs() -> list[tuple[str, Path]] | None:
     """Called at app creation. Return `(prefix, folder)` pairs served under /static."""
+
+
+# ---------------------------------------------------------------- navigation and pages
+
+
+@hookspec
+def register_menu_entries() -> list[MenuEntry] | None:
+    """Called at app creation. Return `portal.core.permissions.MenuEntry`s.
+
+    Each entry's key becomes a permission in the "menus" tab of the matrix; a
+    user sees the entry only while their profile holds it.
+    """
+
+
+@hookspec
+def client_panels(client: Client, user: User, grants: Grants) -> list[Panel] | None:
+    """Called while the page of `client` is drawn for `user` (who may see it).
+
+    Return `portal.web.contributions.Panel`s, lazily loaded from their URL; `None`
+    or an empty list adds none. Check `grants` here so an entry the user may
+    not open is not offered; the panel's route checks again.
+    """
+
+
+@hookspec
+def dashboard_widgets(user: User, grants: Grants) -> list[Widget] | None:
+    """Called while the home page is drawn for `user`.
+
+    Return `portal.web.contributions.Widget`s, lazily loaded from their URL;
+    `None` or an empty list adds none.
+    """
 
 
 # ---------------------------------------------------------------- client page
@@ -136,6 +198,44 @@ def erase_personal_data(kind: str, record_id: int) -> None:
 
 
 # ---------------------------------------------------------------- events
+#
+# Called once the change they report is committed, never inside its
+# transaction and never for a change that was rolled back. The return value is
+# ignored. An exception is logged with the plugin's name and undoes nothing;
+# the other plugins are still called. `actor_id` is the user who made the
+# change, `None` when no user did (the worker, a web form, the command line).
+
+
+@hookspec
+def client_created(client_id: int, actor_id: int | None) -> None:
+    """A client was created: by hand, by an import, or from a web lead."""
+
+
+@hookspec
+def client_reassigned(client_ids: list[int], owner_id: int, actor_id: int | None) -> None:
+    """Clients got a new owner (`owner_id`): edited, moved in bulk, or a leaver's."""
+
+
+@hookspec
+def lead_captured(submission_id: int, client_id: int, owner_id: int) -> None:
+    """A web-form submission was processed into a client with an owner."""
+
+
+@hookspec
+def activity_logged(activity_id: int, client_id: int, actor_id: int | None) -> None:
+    """A call, visit, email or note was logged (also on completing a task)."""
+
+
+@hookspec
+def opportunity_stage_changed(
+    opportunity_id: int, from_stage_id: int | None, to_stage_id: int, actor_id: int | None
+) -> None:
+    """An opportunity entered a stage; `from_stage_id` is `None` when it was created."""
+
+
+@hookspec
+def user_deactivated(user_id: int, successor_id: int | None, actor_id: int | None) -> None:
+    """A user was deactivated; their clients, tasks and deals went to `successor_id`."""
 
 
 @hookspec

@@ -9,6 +9,8 @@ soon as it is enqueued (tests, and installs that want no worker).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from huey import Huey, crontab
@@ -17,6 +19,25 @@ from huey.storage import RedisStorage, SqliteStorage
 from portal.config import Settings
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job a plugin runs on a schedule in the worker (`register_periodic_jobs`).
+
+    The schedule fields read as in cron, in UTC: the defaults run it every
+    minute. `run` takes no arguments; it is called in the worker, outside any
+    request, and must be safe to run twice.
+    """
+
+    name: str  # unique across plugins: "objectives.snapshot"
+    run: Callable[[], None]
+    minute: str = "*"
+    hour: str = "*"
+    day: str = "*"
+    month: str = "*"
+    day_of_week: str = "*"
+
 
 # Immediate until configured, so importing this module never touches a disk.
 queue = Huey("cartera", immediate=True)

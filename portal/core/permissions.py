@@ -195,6 +195,22 @@ CORE_PERMISSIONS = (
 )
 
 
+@dataclass(frozen=True)
+class MenuEntry:
+    """An entry of the navigation a plugin adds (`register_menu_entries`).
+
+    `key` is also the permission that shows it: the registry declares it in the
+    "menus" tab, so the matrix lists it where the navigation shows it, and a
+    user sees the entry, and may open its page, only while holding the key.
+    """
+
+    key: str  # "menu.loyalty"
+    label: str  # a msgid, translated where it is shown
+    url: str = ""  # empty for a group that only holds other entries
+    parent: str = ""  # the key of the entry it sits under
+    order: int = 100
+
+
 class Registry:
     """Every tab and key the running portal knows, core first, then plugins."""
 
