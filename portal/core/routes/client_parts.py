@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal import events
 from portal.config import LANGUAGES
 from portal.core import consent, fields, lifecycle, purchases, restrictions, tagging
 from portal.core.clients import convert, delete_contact
@@ -257,10 +258,16 @@ async def activity_add(request: Request) -> Response:
         context = detail_context(request, client, activity_form=raw, activity_errors=errors)
         return render(request, "clients/detail.html", context, status_code=400)
     with db.atomic():
-        Activity.create(
+        activity = Activity.create(
             client=client, author=request.state.user, kind=kind,
             subject=subject, notes=notes, happened_at=happened_at,
         )  # fmt: skip
+        events.emit(
+            "activity_logged",
+            activity_id=activity.id,
+            client_id=client.id,
+            actor_id=request.state.user.id,
+        )
     return see_other(f"/clients/{client.id}#timeline")
 
 
