@@ -12,8 +12,6 @@ from playhouse.db_url import parseresult_to_dict, schemes
 
 logger = logging.getLogger(__name__)
 
-# Models bind to this proxy; `open_database` points it at the configured server.
-db = peewee.DatabaseProxy()
 
 _SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -22,12 +20,6 @@ _SQLITE_PRAGMAS = {
     "busy_timeout": 5000,
     "cache_size": -32_000,
 }
-
-
-class BaseModel(peewee.Model):
-    class Meta:
-        database = db
-        legacy_table_names = False
 
 
 def utcnow() -> datetime:
@@ -57,6 +49,20 @@ class _SavepointsForget:
 
     def savepoint(self) -> peewee._savepoint:
         return _Savepoint(self)
+
+
+class _Proxy(_SavepointsForget, peewee.DatabaseProxy):
+    """The proxy opens its own savepoints (`db.atomic()` nested), so it needs them too."""
+
+
+# Models bind to this proxy; `open_database` points it at the configured server.
+db = _Proxy()
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
 
 
 @cache

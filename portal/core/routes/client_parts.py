@@ -21,6 +21,7 @@ from portal.database import db, utcnow
 from portal.i18n import current_zone, local_today
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
+from portal.web import contributions
 from portal.web.rendering import grants_of, render, see_other
 from portal.web.requests import (
     client_ip,
@@ -117,6 +118,7 @@ def detail_context(request: Request, client: Client, **extra: object) -> dict:
         "activity_form": {"kind": "call"},
         "activity_errors": {},
         "merged": False,
+        "panels": contributions.client_panels(request, client),
         **lifecycle_context(request, client),
         **client_panel(request, client),
         **extra,
@@ -275,9 +277,11 @@ async def activity_add(request: Request) -> Response:
 async def home(request: Request) -> Response:
     scope = scope_of(request)
     user = request.state.user
+    widgets = contributions.dashboard_widgets(request)
     if not grants_of(request).has("menu.clients"):
         # Client figures and activity belong to the Clients menu.
-        return render(request, "home.html", {"user": user, "clients_menu": False})
+        context = {"user": user, "clients_menu": False, "widgets": widgets}
+        return render(request, "home.html", context)
     mine = scope.clients(Client.select(Client.status, pw.fn.COUNT(Client.id).alias("n")))
     by_status = {row.status: row.n for row in mine.group_by(Client.status)}
     recent = list(
@@ -286,7 +290,13 @@ async def home(request: Request) -> Response:
         .order_by(Activity.id.desc())
         .limit(10)
     )
-    context = {"by_status": by_status, "recent": recent, "user": user, "clients_menu": True}
+    context = {
+        "by_status": by_status,
+        "recent": recent,
+        "user": user,
+        "clients_menu": True,
+        "widgets": widgets,
+    }
     return render(request, "home.html", context)
 
 
