@@ -90,6 +90,14 @@ def installed(monkeypatch: pytest.MonkeyPatch, *distributions: FakeDistribution)
     monkeypatch.setattr(metadata, "distributions", lambda: list(distributions))
 
 
+def one_bundled_one_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed(
+        monkeypatch,
+        FakeDistribution("cartera", bundled="bundled"),
+        FakeDistribution("cartera-extras", outside="outside"),
+    )
+
+
 def plain_settings(tmp_path: Path, **changes: object) -> Settings:
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'x.db'}")
     return dataclasses.replace(settings, **changes)
@@ -118,11 +126,7 @@ def test_bundled_plugins_load_in_tests_and_installed_ones_only_when_asked(
 def test_disabled_plugins_are_blocked_by_entry_point_name(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    installed(
-        monkeypatch,
-        FakeDistribution("cartera", bundled="bundled"),
-        FakeDistribution("cartera-extras", outside="outside"),
-    )
+    one_bundled_one_outside(monkeypatch)
     env = {"CARTERA_DATA_DIR": str(tmp_path), "CARTERA_DISABLED_PLUGINS": "bundled,outside"}
 
     manager = build_manager(Settings.from_env(env), load_installed=True)
@@ -151,11 +155,7 @@ def test_a_misspelt_hook_fails_at_start_up_naming_the_plugin(
 def test_the_plugins_page_lists_plugins_their_package_hooks_and_the_disabled(
     monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
-    installed(
-        monkeypatch,
-        FakeDistribution("cartera", bundled="bundled"),
-        FakeDistribution("cartera-extras", outside="outside"),
-    )
+    one_bundled_one_outside(monkeypatch)
     settings = dataclasses.replace(settings, disabled_plugins=("outside", "ghost"))
     app = create_app(settings, plugins=build_manager(settings, load_installed=True))
     migrate(db.obj)

@@ -345,7 +345,9 @@ def test_personal_data_of_plugins_joins_the_copy_and_they_erase_their_part(
 
 
 @pytest.mark.parametrize("plugin", [InvoicesLike(fail=True)])
-def test_erase_personal_data_failing_in_a_plugin_leaves_the_person_untouched(plugin_http: TestClient) -> None:
+def test_erase_personal_data_failing_in_a_plugin_leaves_the_person_untouched(
+    plugin_http: TestClient,
+) -> None:
     person = _signed_in_person(plugin_http)
     Contact.create(client=person, name="Lucía", email="lucia@example.com")
     with pytest.raises(RuntimeError):
