@@ -127,7 +127,7 @@ def test_disabled_plugins_are_blocked_by_entry_point_name(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     one_bundled_one_outside(monkeypatch)
-    env = {"CARTERA_DATA_DIR": str(tmp_path), "CARTERA_DISABLED_PLUGINS": "bundled,outside"}
+    env = {"CARTERA_DATA_DIR": str(tmp_path), "CARTERA_DISABLED_PLUGINS": "bundled, outside"}
 
     manager = build_manager(Settings.from_env(env), load_installed=True)
 
