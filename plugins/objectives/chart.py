@@ -8,19 +8,17 @@ each line also has its own dash pattern so colour is never the only signal.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 
 from babel import numbers
 from markupsafe import Markup
 
 from portal import i18n
 from portal.i18n import gettext as _
-
-logger = logging.getLogger(__name__)
 
 # Drawing units. A phone column is ~300 px wide, so a 320-unit width keeps a 13-unit
 # text at 12 px or more there.
@@ -82,18 +80,21 @@ def attainment_chart(
     if end < start:
         raise ValueError("the period ends before it starts")
     progress = _progress(start, end, today, target, daily, unit)
+    # The portal's formatting helpers read the language of the request; the chart's
+    # own `locale` stands in for it while the labels are written.
     token = i18n.current_language.set(locale)
     try:
-
-        def amount(value: Decimal) -> str:
-            if unit == "money":
-                return i18n.format_money(value, currency)
-            return i18n.format_number(value)
-
+        amount = partial(_amount, unit=unit, currency=currency)
         texts = _texts(progress, start, end, today, amount, locale)
         return _svg(progress, texts, compact)
     finally:
         i18n.current_language.reset(token)
+
+
+def _amount(value: Decimal, *, unit: str, currency: str) -> str:
+    if unit == "money":
+        return i18n.format_money(value, currency)
+    return i18n.format_number(value)
 
 
 def _progress(
