@@ -112,3 +112,16 @@ def test_pages_and_static_files_are_compressed(http: TestClient) -> None:
     # Compressed once, by the static files' own middleware: the outer one
     # leaves a response that already has a Content-Encoding alone.
     assert gzip.decompress(raw) == static.read_bytes()
+
+
+def test_a_compressed_page_reads_as_the_plain_one(http: TestClient) -> None:
+    # Pages go through ISA-L's deflate (portal/web/compression.py): any gzip
+    # reader must get back the very bytes the page has without compression.
+    plain = http.get("/login", headers={"accept-encoding": "identity"})
+    with http.stream("GET", "/login", headers={"accept-encoding": "gzip"}) as answer:
+        raw = b"".join(answer.iter_raw())
+
+    assert "content-encoding" not in plain.headers
+    assert answer.headers["content-encoding"] == "gzip"
+    assert int(answer.headers["content-length"]) == len(raw) < len(plain.content)
+    assert gzip.decompress(raw) == plain.content
