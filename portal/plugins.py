@@ -9,14 +9,14 @@ import pluggy
 
 from portal import hookspecs
 from portal.config import Settings
-from portal.core import purchases
+from portal.core import figures, purchases
 from portal.core.models import CORE_MODELS
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "cartera.plugins"
 # Core features that answer hooks the way any plugin does.
-CORE_PLUGINS = (purchases,)
+CORE_PLUGINS = (purchases, figures)
 
 
 def build_manager(settings: Settings, *, load_installed: bool = True) -> pluggy.PluginManager:

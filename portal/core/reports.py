@@ -9,13 +9,21 @@ billing plugin's invoiced amount) is usable wherever the core's are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
+from zoneinfo import ZoneInfo
+
+import peewee as pw
+import pluggy
+
+from portal.database import is_sqlite
 
 if TYPE_CHECKING:
+    from portal.config import Settings
     from portal.core.visibility import Scope
 
 MONEY = "money"
@@ -50,3 +58,120 @@ class ReportSource:
     label: str  # a msgid
     measures: tuple[Measure, ...]
     totals: Totals
+
+
+# -- the registry ----------------------------------------------------------------
+
+
+class Sources:
+    """Every report source the running portal knows, and each measure's source.
+
+    Built once at app creation (`app.state.report_sources`); a measure key
+    declared twice fails there, not when a report quietly adds two figures.
+    """
+
+    def __init__(self, sources: Iterable[ReportSource]) -> None:
+        self.sources: tuple[ReportSource, ...] = tuple(sources)
+        self.by_measure: dict[str, tuple[ReportSource, Measure]] = {}
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.key in seen:
+                raise ValueError(f"report source {source.key!r} declared twice")
+            seen.add(source.key)
+            for measure in source.measures:
+                if measure.key in self.by_measure:
+                    raise ValueError(f"measure {measure.key!r} declared twice")
+                self.by_measure[measure.key] = (source, measure)
+
+    @classmethod
+    def from_plugins(cls, manager: pluggy.PluginManager) -> Sources:
+        from portal.plugins import collect
+
+        return cls(collect(manager.hook.register_report_sources))
+
+    def __iter__(self) -> Iterator[ReportSource]:
+        return iter(self.sources)
+
+    def measures(self) -> list[Measure]:
+        return [measure for _source, measure in self.by_measure.values()]
+
+    def measure(self, key: str) -> Measure | None:
+        found = self.by_measure.get(key)
+        return found[1] if found else None
+
+
+def daily_totals(
+    sources: Iterable[ReportSource],
+    scope: Scope,
+    start: date,
+    end: date,
+    measure_keys: Iterable[str],
+) -> list[DailyTotal]:
+    """The totals of `measure_keys` per person and day from `start` to `end` included.
+
+    Each source that holds one of the keys is asked once, whatever the number
+    of people; a source that answers a key it was not asked for is trimmed.
+    """
+    wanted = set(measure_keys)
+    found: list[DailyTotal] = []
+    for source in sources:
+        keys = tuple(m.key for m in source.measures if m.key in wanted)
+        if not keys:
+            continue
+        found.extend(row for row in source.totals(scope, start, end, keys) if row.measure in wanted)
+    return found
+
+
+# -- days in the portal's zone ---------------------------------------------------
+# Instants are stored in naive UTC; a figure counts on the day it happened where
+# the company is. PostgreSQL converts in SQL; SQLite knows no zones, so it
+# groups by quarter of an hour in UTC (every zone's offset is a whole number of
+# quarters) and Python turns each quarter into the local day.
+
+_zone = "Europe/Madrid"
+
+
+def configure(settings: Settings) -> None:
+    """Take the portal's time zone; called at app creation."""
+    global _zone
+    _zone = settings.time_zone
+
+
+def portal_zone() -> ZoneInfo:
+    return ZoneInfo(_zone)
+
+
+def utc_span(start: date, end: date) -> tuple[datetime, datetime]:
+    """Naive-UTC instants from the start of `start` to the end of `end`, local days."""
+    zone = portal_zone()
+
+    def midnight(day: date) -> datetime:
+        local = datetime.combine(day, time(), zone)
+        return local.astimezone(UTC).replace(tzinfo=None)
+
+    return midnight(start), midnight(end + timedelta(days=1))
+
+
+def day_columns(field: pw.Field) -> tuple[pw.Node, ...]:
+    """Columns to select and group by that together name the local day of `field`."""
+    if is_sqlite():
+        return (
+            pw.fn.strftime("%Y-%m-%d %H", field),
+            pw.fn.strftime("%M", field).cast("INTEGER") / 15,
+        )
+    local = pw.NodeList((field, pw.SQL("AT TIME ZONE 'UTC' AT TIME ZONE"), pw.Value(_zone)))
+    return (pw.Cast(local, "date"),)
+
+
+def local_day(*columns: object) -> date:
+    """The day the `day_columns` of one row name."""
+    if len(columns) == 1:
+        value = columns[0]
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+    return _quarter_day(str(columns[0]), int(columns[1]), _zone)
+
+
+@lru_cache(maxsize=65536)
+def _quarter_day(hour: str, quarter: int, zone: str) -> date:
+    instant = datetime.strptime(hour, "%Y-%m-%d %H").replace(minute=quarter * 15, tzinfo=UTC)
+    return instant.astimezone(ZoneInfo(zone)).date()
