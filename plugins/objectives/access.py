@@ -86,6 +86,11 @@ class Access:
             return self.may_set_user(objective.user_id)
         return self.may_set_profile(objective.profile_id)
 
+    def may_split(self, objective: Objective) -> bool:
+        """Splitting hands out shares to the people below: a manager may split their own."""
+        own = objective.user_id == self.user.id and self.manages
+        return own or self.may_manage(objective)
+
     def people_to_set(self) -> list[tuple[int, str]]:
         team = self.team()
         ids = [u for u in team.active if self.may_set_user(u)]

@@ -251,13 +251,14 @@ async def new(request: Request) -> Response:
     return see_other(f"/objectives?period={values.period.token}")
 
 
-def _objective(request: Request, *, to_change: bool = True) -> Objective:
+def _objective(request: Request, *, splitting: bool = False) -> Objective:
     """The objective in the URL if the viewer sees it (404) and may set it (403)."""
     access = _access(request)
     objective = access.objective_or_none(request.path_params["objective_id"])
     if objective is None:
         raise HTTPException(404)
-    if to_change and not access.may_manage(objective):
+    allowed = access.may_split(objective) if splitting else access.may_manage(objective)
+    if not allowed:
         raise HTTPException(403, _("Your profile does not include setting this objective."))
     return objective
 
@@ -310,7 +311,7 @@ async def delete(request: Request) -> Response:
 
 @menu_required
 async def split(request: Request) -> Response:
-    objective = _objective(request)
+    objective = _objective(request, splitting=True)
     access = _access(request)
     team = access.team()
     people = [p for p in team.directly_below(objective) if access.may_set_user(p)]

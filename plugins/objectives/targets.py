@@ -8,7 +8,6 @@ transaction with their audit entries (`objectives.objective.created`, …).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from plugins.objectives.access import Access
@@ -19,6 +18,7 @@ from portal.core import audit
 from portal.core.models import User
 from portal.core.reports import COUNT, Sources
 from portal.database import db, utcnow
+from portal.i18n import format_number
 from portal.i18n import gettext as _
 
 LARGEST = Decimal("1e14")
@@ -37,7 +37,8 @@ class Values:
             "who": who,
             "period": self.period.token,
             "metric": self.metric,
-            "target": self.target,
+            # SQLite reads 2000.00 back as 2000: the audit shows cents either way.
+            "target": self.target.quantize(Decimal("0.01")),
         }
 
 
@@ -59,7 +60,7 @@ def parse_amount(text: str, unit: str) -> Decimal | str:
         return _("Use at most two decimals.")
     if unit == COUNT and value != value.to_integral_value():
         return _("This measure counts things: write a whole number.")
-    return value
+    return value.quantize(Decimal("0.01"))
 
 
 def read_form(raw: dict[str, str], access: Access, sources: Sources) -> Values | dict[str, str]:
@@ -226,8 +227,8 @@ def read_shares(
             "shares": _(
                 "The shares add up to %(total)s, but the objective is %(target)s: "
                 "they must add up to it exactly.",
-                total=total,
-                target=objective.target,
+                total=format_number(total),
+                target=format_number(objective.target),
             )
         }
     return shares
@@ -274,7 +275,3 @@ def split(
                 created.save()
                 written.append(created)
     return written
-
-
-def today_period(kind: str, today: date) -> Period:
-    return Period.containing(kind, today)
