@@ -101,9 +101,14 @@ def board(
     metric: str,
     today: date,
     *,
+    everyone: bool = False,
     mine_only: bool = False,
 ) -> dict:
-    """Everything the page (and the widget) shows, in a fixed number of queries."""
+    """Everything the page (and the widget) shows, in a fixed number of queries.
+
+    The team is the people one level down (each rolled up with their own
+    team) unless `everyone` asks for every person below, at any depth.
+    """
     me = access.user.id
     query = Objective.select().where(access.condition() & _period_filter(period, today))
     if mine_only:
@@ -111,6 +116,10 @@ def board(
     objectives = list(query.order_by(Objective.starts_on, Objective.id))
     mine = [o for o in objectives if o.user_id == me]
     others = [o for o in objectives if o.user_id != me and (not metric or o.metric == metric)]
+    team = access.team()
+    if not everyone:
+        direct = _direct_profiles(access)
+        others = [o for o in others if (o.profile_id or team.profile_of.get(o.user_id)) in direct]
     shown = mine + others
     figures = Figures(())
     if shown:
@@ -119,7 +128,6 @@ def board(
         end = max(p.end for p in spans)
         keys = {o.metric for o in shown}
         figures = Figures(daily_totals(sources, access.scope, start, end, keys))
-    team = access.team()
     profiles = access.profile_names({o.profile_id for o in others if o.profile_id})
 
     def standing(objective: Objective, daily: bool) -> Standing:
@@ -136,6 +144,15 @@ def board(
         "team": ranked,
         "today": today,
     }
+
+
+def _direct_profiles(access: Access) -> set[int]:
+    """The profiles one level down; for who sees everything, the tree's top too."""
+    tree = access.scope.tree
+    below = set(tree.children.get(access.user.profile_id, ()))
+    if access.everything:
+        below |= set(tree.children.get(None, ())) - {access.user.profile_id}
+    return below
 
 
 def _period_choices(access: Access, today: date) -> list[tuple[str, str]]:
@@ -162,8 +179,10 @@ async def index(request: Request) -> Response:
     metric = request.query_params.get("metric", "")
     if sources.measure(metric) is None:
         metric = ""
+    everyone = request.query_params.get("team") == "all"
     context = {
-        **board(access, sources, period, metric, today),
+        **board(access, sources, period, metric, today, everyone=everyone),
+        "everyone": everyone,
         "period_choices": _period_choices(access, today),
         "chosen_period": period.token if period else "",
         "metric": metric,

@@ -22,8 +22,8 @@ from portal.core.reports import (
     DailyTotal,
     Measure,
     ReportSource,
-    day_columns,
-    local_day,
+    as_date,
+    local_date,
     utc_span,
 )
 from portal.core.visibility import Scope, owner_condition
@@ -69,7 +69,7 @@ def won_opportunities(
         .tuples()
     )
     for owner_id, day, value, count in query:
-        day = local_day(day)
+        day = as_date(day)
         if WON_VALUE in keys:
             yield DailyTotal(WON_VALUE, owner_id, day, Decimal(value or 0).scaleb(-2))
         if WON_COUNT in keys:
@@ -101,16 +101,16 @@ def new_customers(
     # so the rule stays the scope's own.
     query = scope.clients(query)
     for owner_id, first_day, count in query:
-        yield DailyTotal(NEW_CUSTOMERS, owner_id, local_day(first_day), Decimal(count))
+        yield DailyTotal(NEW_CUSTOMERS, owner_id, as_date(first_day), Decimal(count))
 
 
 def activities(scope: Scope, start: date, end: date, keys: tuple[str, ...]) -> Iterator[DailyTotal]:
     """Calls and visits, for their author, on the local day they happened."""
     kinds = [kind for kind, key in _ACTIVITY_MEASURES.items() if key in keys]
     since, until = utc_span(start, end)
-    days = day_columns(Activity.happened_at)
+    day = local_date(Activity.happened_at, since, until)
     query = scope.clients(
-        Activity.select(Activity.author, Activity.kind, *days, pw.fn.COUNT(Activity.id))
+        Activity.select(Activity.author, Activity.kind, day, pw.fn.COUNT(Activity.id))
         .join(Client)
         .where(
             Activity.kind.in_(kinds)
@@ -118,22 +118,18 @@ def activities(scope: Scope, start: date, end: date, keys: tuple[str, ...]) -> I
             & (Activity.happened_at < until)
             & _credited(scope, Activity.author)
         )
-        .group_by(Activity.author, Activity.kind, *days)
+        .group_by(Activity.author, Activity.kind, day)
     )
-    totals: dict[tuple[str, int, date], int] = {}
-    for author_id, kind, *bucket, count in query.tuples():
-        key = (_ACTIVITY_MEASURES[kind], author_id, local_day(*bucket))
-        totals[key] = totals.get(key, 0) + count
-    for (measure, author_id, day), count in totals.items():
-        yield DailyTotal(measure, author_id, day, Decimal(count))
+    for author_id, kind, when, count in query.tuples():
+        yield DailyTotal(_ACTIVITY_MEASURES[kind], author_id, as_date(when), Decimal(count))
 
 
 def meetings(scope: Scope, start: date, end: date, keys: tuple[str, ...]) -> Iterator[DailyTotal]:
     """Meetings marked done, for their assignee, on the local day they were completed."""
     since, until = utc_span(start, end)
-    days = day_columns(Task.completed_at)
+    day = local_date(Task.completed_at, since, until)
     query = scope.tasks(
-        Task.select(Task.assignee, *days, pw.fn.COUNT(Task.id))
+        Task.select(Task.assignee, day, pw.fn.COUNT(Task.id))
         .where(
             (Task.kind == "meeting")
             & (Task.status == "done")
@@ -141,14 +137,10 @@ def meetings(scope: Scope, start: date, end: date, keys: tuple[str, ...]) -> Ite
             & (Task.completed_at < until)
             & _credited(scope, Task.assignee)
         )
-        .group_by(Task.assignee, *days)
+        .group_by(Task.assignee, day)
     )
-    totals: dict[tuple[int, date], int] = {}
-    for assignee_id, *bucket, count in query.tuples():
-        key = (assignee_id, local_day(*bucket))
-        totals[key] = totals.get(key, 0) + count
-    for (assignee_id, day), count in totals.items():
-        yield DailyTotal(MEETINGS, assignee_id, day, Decimal(count))
+    for assignee_id, when, count in query.tuples():
+        yield DailyTotal(MEETINGS, assignee_id, as_date(when), Decimal(count))
 
 
 SOURCES = (

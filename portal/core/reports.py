@@ -124,9 +124,9 @@ def daily_totals(
 
 # -- days in the portal's zone ---------------------------------------------------
 # Instants are stored in naive UTC; a figure counts on the day it happened where
-# the company is. PostgreSQL converts in SQL; SQLite knows no zones, so it
-# groups by quarter of an hour in UTC (every zone's offset is a whole number of
-# quarters) and Python turns each quarter into the local day.
+# the company is. PostgreSQL converts in SQL. SQLite knows no zones, so the span
+# is cut where the zone's offset changes (summer time) and each piece shifts by
+# its own offset: still one grouped query, grouped by the local date.
 
 _zone = "Europe/Madrid"
 
@@ -152,26 +152,49 @@ def utc_span(start: date, end: date) -> tuple[datetime, datetime]:
     return midnight(start), midnight(end + timedelta(days=1))
 
 
-def day_columns(field: pw.Field) -> tuple[pw.Node, ...]:
-    """Columns to select and group by that together name the local day of `field`."""
-    if is_sqlite():
-        return (
-            pw.fn.strftime("%Y-%m-%d %H", field),
-            pw.fn.strftime("%M", field).cast("INTEGER") / 15,
-        )
-    local = pw.NodeList((field, pw.SQL("AT TIME ZONE 'UTC' AT TIME ZONE"), pw.Value(_zone)))
-    return (pw.Cast(local, "date"),)
+def local_date(field: pw.Field, since: datetime, until: datetime) -> pw.Node:
+    """The local date of `field`, for instants from `since` to `until` (naive UTC)."""
+    if not is_sqlite():
+        local = pw.NodeList((field, pw.SQL("AT TIME ZONE 'UTC' AT TIME ZONE"), pw.Value(_zone)))
+        return pw.Cast(local, "date")
+    pieces = offsets(_zone, since, until)
+    shifted = [pw.fn.date(field, f"{minutes:+d} minutes") for _until, minutes in pieces]
+    if len(pieces) == 1:
+        return shifted[0]
+    cases = [(field < bound, shift) for (bound, _m), shift in zip(pieces, shifted, strict=True)]
+    return pw.Case(None, cases[:-1], shifted[-1])
 
 
-def local_day(*columns: object) -> date:
-    """The day the `day_columns` of one row name."""
-    if len(columns) == 1:
-        value = columns[0]
-        return value if isinstance(value, date) else date.fromisoformat(str(value))
-    return _quarter_day(str(columns[0]), int(columns[1]), _zone)
+@lru_cache(maxsize=256)
+def offsets(zone_name: str, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
+    """(end of piece, offset in minutes) for each stretch of one UTC offset in the span."""
+    zone = ZoneInfo(zone_name)
+
+    def minutes(instant: datetime) -> int:
+        offset = instant.replace(tzinfo=UTC).astimezone(zone).utcoffset() or timedelta(0)
+        return int(offset.total_seconds() // 60)
+
+    pieces: list[tuple[datetime, int]] = []
+    current, moment = minutes(since), since
+    day, quarter = timedelta(days=1), timedelta(minutes=15)
+    while True:
+        following = min(moment + day, until)
+        if minutes(following) != current:
+            # The offset changed within this day: find the quarter hour it did.
+            while minutes(moment) == current:
+                moment += quarter
+            pieces.append((moment, current))
+            current = minutes(moment)
+            continue
+        if following >= until:
+            break
+        moment = following
+    pieces.append((until, current))
+    return pieces
 
 
-@lru_cache(maxsize=65536)
-def _quarter_day(hour: str, quarter: int, zone: str) -> date:
-    instant = datetime.strptime(hour, "%Y-%m-%d %H").replace(minute=quarter * 15, tzinfo=UTC)
-    return instant.astimezone(ZoneInfo(zone)).date()
+def as_date(value: object) -> date:
+    """A date column as read back: a date (PostgreSQL) or ISO text (SQLite)."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

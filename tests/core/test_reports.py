@@ -82,7 +82,9 @@ def org(database: pw.Database) -> SimpleNamespace:
         for _ in range(rng.randint(0, 4)):
             # Times near midnight, so UTC and local days differ.
             moment = datetime(2026, 3, 1) + timedelta(
-                days=rng.randint(-3, 33), hours=rng.choice((0, 3, 5, 6, 7, 12, 23))
+                days=rng.randint(-3, 33),
+                hours=rng.choice((0, 3, 5, 6, 7, 12, 22, 23)),
+                minutes=rng.choice((0, 30)),
             )
             Activity.create(
                 client=client,
@@ -104,7 +106,7 @@ def org(database: pw.Database) -> SimpleNamespace:
 
 def naive(team: set[int]) -> dict[tuple[str, int, date], Decimal]:
     """The figures from the written rules, one record at a time in Python."""
-    zone = ZoneInfo(ZONE)
+    zone = ZoneInfo(reports._zone)
 
     def local(moment: datetime) -> date:
         return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date()
@@ -152,6 +154,19 @@ def test_totals_match_a_naive_count_for_the_whole_company(org: SimpleNamespace) 
     assert product(org.cmo) == expected
     assert any(key[0] == figures.VISITS for key in expected)
     assert any(key[0] == figures.NEW_CUSTOMERS for key in expected)
+
+
+def test_days_follow_summer_time_in_the_portals_zone(
+    org: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Madrid moves from UTC+1 to UTC+2 on 29 March 2026: 22:30 UTC is then tomorrow."""
+    monkeypatch.setattr(reports, "_zone", "Europe/Madrid")
+    assert product(org.cmo) == naive({person.id for person in org.people})
+    since, until = reports.utc_span(START, END)
+    assert reports.offsets("Europe/Madrid", since, until) == [
+        (datetime(2026, 3, 29, 1, 0), 60),
+        (until, 120),
+    ]
 
 
 def test_a_manager_never_counts_another_teams_records(org: SimpleNamespace) -> None:

@@ -336,3 +336,17 @@ def test_queries_stay_constant_as_the_team_grows(web: TestClient, company: Simpl
         company.won(person, "10.00", date(2025, 3, 20))
         objective(person, "100.00")
     assert counts() == before
+
+
+def test_the_team_is_one_level_down_unless_everyone_is_asked_for(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    objective(company.north, "1700.00")
+    objective(company.ana, "1000.00")
+    log_in(web, "cmo@example.com")
+
+    direct = rows(web.get("/objectives?period=2025-03").text)
+    everyone = rows(web.get("/objectives?period=2025-03&team=all").text)
+
+    assert [row.split()[1] for row in direct] == ["North"]
+    assert [row.split()[1] for row in everyone] == ["Ana", "North"]

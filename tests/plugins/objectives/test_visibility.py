@@ -95,7 +95,7 @@ def test_objectives_follow_the_scope_for_every_verb(web: TestClient, world: Worl
         csrf = token(web, "/objectives")
         expected = expected_objectives(user)
 
-        page = web.get("/objectives?period=2025-03")
+        page = web.get("/objectives?period=2025-03&team=all")
         assert shown_ids(page.text) == expected, user.email
         widget = web.get("/objectives/widget").text
         assert shown_ids(widget) <= {o.id for o in Objective.select().where(Objective.user == user)}
