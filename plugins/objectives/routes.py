@@ -58,21 +58,28 @@ def _measure(sources: Sources, key: str) -> Measure:
     return sources.measure(key) or Measure(key, key)
 
 
-def chart(standing: Standing, *, compact: bool = False) -> markupsafe.Markup:
-    """The attainment chart of one objective (plugins/objectives/chart.py)."""
-    try:
-        from plugins.objectives.chart import attainment_chart
-    except ImportError:  # TODO: drop once the chart module is merged
-        return markupsafe.Markup("")
-    return attainment_chart(
-        start=standing.period.start,
-        end=standing.period.end,
-        today=standing.today,
-        target=standing.target,
-        daily=standing.daily,
-        unit=standing.measure.unit,
-        locale=current_language.get(),
-    )
+def _charts(request: Request) -> Callable[..., markupsafe.Markup]:
+    """Draws the attainment chart of a standing, in the portal's currency."""
+    currency = request.app.state.settings.currency
+
+    def chart(standing: Standing, *, compact: bool = False) -> markupsafe.Markup:
+        try:
+            from plugins.objectives.chart import attainment_chart
+        except ImportError:  # TODO: drop once plugins/objectives/chart.py is merged
+            return markupsafe.Markup("")
+        return attainment_chart(
+            start=standing.period.start,
+            end=standing.period.end,
+            today=standing.today,
+            target=standing.target,
+            daily=standing.daily,
+            unit=standing.measure.unit,
+            locale=current_language.get(),
+            compact=compact,
+            currency=currency,
+        )
+
+    return chart
 
 
 # -- reading -----------------------------------------------------------------------
@@ -188,7 +195,7 @@ async def index(request: Request) -> Response:
         "metric": metric,
         "measures": [(m.key, m.label) for m in sources.measures()],
         "access": access,
-        "chart": chart,
+        "chart": _charts(request),
         "kind_labels": KIND_LABELS,
     }
     return render(request, "objectives/index.html", context, block="results")
@@ -199,7 +206,7 @@ async def widget(request: Request) -> Response:
     access = _access(request)
     context = {
         **board(access, _sources(request), None, "", local_today(), mine_only=True),
-        "chart": chart,
+        "chart": _charts(request),
     }
     return render(request, "objectives/widget.html", context)
 
