@@ -18,7 +18,7 @@ from portal.core import audit
 from portal.core.models import User
 from portal.core.reports import COUNT, Sources
 from portal.database import db, utcnow
-from portal.i18n import format_number
+from portal.i18n import N_, format_number
 from portal.i18n import gettext as _
 
 LARGEST = Decimal("1e14")
@@ -108,7 +108,7 @@ def _same(values: Values, exclude: int | None = None) -> Objective | None:
     return query.first()
 
 
-DUPLICATE = "There is already an objective for them with this measure in this period."
+DUPLICATE = N_("There is already an objective for them with this measure in this period.")
 
 
 def create(values: Values, who: str, actor: User, ip: str) -> Objective | dict[str, str]:
