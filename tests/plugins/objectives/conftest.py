@@ -42,7 +42,7 @@ def web(objectives_app: object) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def company(objectives_app: object) -> SimpleNamespace:
+def company(web: TestClient) -> SimpleNamespace:
     """CMO over North and South managers, each over salespeople; won deals in March."""
     o = SimpleNamespace()
     cmo = make_profile("CMO")
