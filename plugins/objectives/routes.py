@@ -18,7 +18,7 @@ from plugins.objectives.access import MENU, Access
 from plugins.objectives.models import Objective
 from plugins.objectives.periods import KIND_LABELS, KINDS, Period
 from plugins.objectives.standing import Figures, Standing, stand
-from portal.core.reports import COUNT, Measure, Sources, daily_totals
+from portal.core.reports import COUNT, DailyTotal, Measure, Sources, daily_totals
 from portal.i18n import current_language, local_today
 from portal.i18n import gettext as _
 from portal.web.rendering import grants_of, render, see_other
@@ -128,13 +128,7 @@ def board(
         direct = _direct_profiles(access)
         others = [o for o in others if (o.profile_id or team.profile_of.get(o.user_id)) in direct]
     shown = mine + others
-    figures = Figures(())
-    if shown:
-        spans = [Period(o.period, o.starts_on) for o in shown]
-        start = min(p.start for p in spans)
-        end = max(p.end for p in spans)
-        keys = {o.metric for o in shown}
-        figures = Figures(daily_totals(sources, access.scope, start, end, keys))
+    figures = Figures(_totals(access, sources, shown))
     profiles = access.profile_names({o.profile_id for o in others if o.profile_id})
 
     def standing(objective: Objective, daily: bool) -> Standing:
@@ -151,6 +145,26 @@ def board(
         "team": ranked,
         "today": today,
     }
+
+
+def _totals(access: Access, sources: Sources, shown: list[Objective]) -> list[DailyTotal]:
+    """Each measure over the days its objectives cover, and no further.
+
+    Measures sharing a span are asked together, so the number of queries
+    depends on the periods shown (three at most by default), never on people.
+    """
+    spans: dict[str, tuple[date, date]] = {}
+    for objective in shown:
+        period = Period(objective.period, objective.starts_on)
+        start, end = spans.get(objective.metric, (period.start, period.end))
+        spans[objective.metric] = (min(start, period.start), max(end, period.end))
+    by_span: dict[tuple[date, date], list[str]] = {}
+    for metric, span in spans.items():
+        by_span.setdefault(span, []).append(metric)
+    rows: list[DailyTotal] = []
+    for (start, end), metrics in sorted(by_span.items()):
+        rows.extend(daily_totals(sources, access.scope, start, end, metrics))
+    return rows
 
 
 def _direct_profiles(access: Access) -> set[int]:

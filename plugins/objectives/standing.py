@@ -88,9 +88,11 @@ class Figures:
 
     def by_day(self, measure: str, people: Iterable[int], period: Period) -> dict[date, Decimal]:
         found: dict[date, Decimal] = defaultdict(Decimal)
+        start, end = period.start, period.end
+        empty: dict[date, Decimal] = {}
         for person in people:
-            for day, value in self.days.get((measure, person), {}).items():
-                if period.start <= day <= period.end:
+            for day, value in self.days.get((measure, person), empty).items():
+                if start <= day <= end:
                     found[day] += value
         return dict(found)
 
