@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
+from plugins.objectives import plugin
+from plugins.objectives.models import MODELS
 from portal.database import db
 from portal.migrations import migrate
 from tests.core.test_migrations import _fresh, _schema
-
-from plugins.objectives import plugin
-from plugins.objectives.models import MODELS
 
 
 def test_migrations_build_the_plugins_tables(database_url: str) -> None:
