@@ -222,7 +222,8 @@ async def widget(request: Request) -> Response:
         **board(access, _sources(request), None, "", local_today(), mine_only=True),
         "chart": _charts(request),
     }
-    return render(request, "objectives/widget.html", context)
+    # The home page fetches the fragment; without JavaScript its link opens a page.
+    return render(request, "objectives/widget.html", context, block="widget")
 
 
 # -- changing ----------------------------------------------------------------------
