@@ -43,7 +43,10 @@ class Access:
         """WHERE condition on `Objective` for what the viewer may see."""
         if self.everything:
             return pw.SQL("1 = 1")
-        people = owner_condition(Objective.user, *self.scope.owner_rule())
+        # "Everyone but nobody" reads as 1 = 1: keep it to personal objectives.
+        people = Objective.user.is_null(False) & owner_condition(
+            Objective.user, *self.scope.owner_rule()
+        )
         mine = Objective.user == self.user.id
         profiles = sorted(self.scope.profiles)
         below = Objective.profile.in_(profiles) if profiles else pw.SQL("1 = 0")

@@ -352,3 +352,15 @@ def test_the_team_is_one_level_down_unless_everyone_is_asked_for(
 
     assert [row.split()[1] for row in direct] == ["North"]
     assert [row.split()[1] for row in everyone] == ["Ana", "North"]
+
+
+def test_a_top_manager_does_not_see_their_own_profiles_objective(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    """Their scope leaves nobody out, yet their own profile is not below them."""
+    cmo_profile = Profile.get(Profile.name == "CMO")
+    own = objective(cmo_profile, "100.00")
+    log_in(web, "cmo@example.com")
+
+    assert f'id="objective-{own.id}"' not in web.get("/objectives?period=2025-03&team=all").text
+    assert web.get(f"/objectives/{own.id}/edit").status_code == 404
