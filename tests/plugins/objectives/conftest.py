@@ -17,6 +17,7 @@ from portal.core.models import Client, Opportunity, Pipeline, Stage, User
 from portal.database import db
 from portal.migrations import migrate
 from portal.plugins import build_manager, collect
+from tests.browser.conftest import browser, js, portal  # noqa: F401  (the browser tests')
 from tests.conftest import grant, make_profile, make_user
 
 # Far enough in the past that "today" never falls in it.
