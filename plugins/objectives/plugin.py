@@ -11,13 +11,14 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from plugins.objectives import migrations, models, routes
+from plugins.objectives import models, routes
 from plugins.objectives.access import MANAGE, MENU
 from portal.config import Settings
 from portal.core.models import User
 from portal.core.permissions import Grants, MenuEntry, Permission, Tab
 from portal.hookspecs import hookimpl
 from portal.i18n import N_
+from portal.migrations import numbered
 from portal.web.contributions import Widget
 
 HERE = Path(__file__).resolve().parent
@@ -30,12 +31,18 @@ def register_models() -> list[type]:
 
 @hookimpl
 def register_migrations() -> list[tuple[str, Any]]:
-    return migrations.migrations()
+    return numbered("plugins.objectives.migrations", "objectives")
 
 
 @hookimpl
 def register_template_dirs() -> list[Path]:
     return [HERE / "templates"]
+
+
+@hookimpl
+def register_translation_dirs() -> list[Path]:
+    # Filled by scripts/update-catalogues (messages.pot, es and en messages.po).
+    return [HERE / "translations"]
 
 
 @hookimpl

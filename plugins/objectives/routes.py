@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import wraps
 
 import markupsafe
 from starlette.exceptions import HTTPException
@@ -22,23 +21,10 @@ from portal.core.reports import COUNT, DailyTotal, Measure, Sources, daily_total
 from portal.i18n import current_language, local_today
 from portal.i18n import gettext as _
 from portal.web.rendering import grants_of, render, see_other
-from portal.web.requests import client_ip, form_values, login_required, scope_of
+from portal.web.requests import client_ip, form_values, permission_required, scope_of
 
-View = Callable[[Request], Awaitable[Response]]
-
-
-def menu_required(view: View) -> View:
-    """Only for profiles holding the "Objectives" entry."""
-
-    @wraps(view)
-    async def wrapper(request: Request) -> Response:
-        if not grants_of(request).has(MENU):
-            raise HTTPException(
-                403, _("Your profile does not include “%(entry)s”.", entry=_("Objectives"))
-            )
-        return await view(request)
-
-    return login_required(wrapper)
+# The "Objectives" entry of the menu is also the key that opens every page.
+menu_required = permission_required(MENU)
 
 
 def _access(request: Request) -> Access:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
@@ -10,13 +9,7 @@ from types import SimpleNamespace
 import pytest
 from starlette.testclient import TestClient
 
-from plugins.objectives import plugin as objectives_plugin
-from portal.app import create_app
-from portal.config import Settings
 from portal.core.models import Client, Opportunity, Pipeline, Stage, User
-from portal.database import db
-from portal.migrations import migrate
-from portal.plugins import build_manager, collect
 from tests.browser.conftest import browser, js, portal  # noqa: F401  (the browser tests')
 from tests.conftest import grant, make_profile, make_user
 
@@ -25,21 +18,10 @@ MARCH = date(2025, 3, 1)
 
 
 @pytest.fixture
-def objectives_app(settings: Settings, fast_passwords: None) -> Iterator[object]:
-    """The app with the objectives plugin, however the platform loads bundled plugins."""
-    manager = build_manager(settings, load_installed=False)
-    if not manager.is_registered(objectives_plugin):
-        manager.register(objectives_plugin, name="objectives")
-    application = create_app(settings, plugins=manager)
-    migrate(db.obj, collect(manager.hook.register_migrations))
-    yield application
-    db.close()
-
-
-@pytest.fixture
-def web(objectives_app: object) -> Iterator[TestClient]:
-    with TestClient(objectives_app, base_url="http://testserver") as client:
-        yield client
+def web(http: TestClient, fast_passwords: None) -> TestClient:
+    """The app as tests build it: the bundled plugins, this one included, are loaded."""
+    assert http.app.state.plugins.get_plugin("objectives") is not None
+    return http
 
 
 @pytest.fixture

@@ -364,3 +364,17 @@ def test_a_top_manager_does_not_see_their_own_profiles_objective(
 
     assert f'id="objective-{own.id}"' not in web.get("/objectives?period=2025-03&team=all").text
     assert web.get(f"/objectives/{own.id}/edit").status_code == 404
+
+
+def test_the_menu_entry_and_the_home_widget_follow_the_key(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    log_in(web, "ana@example.com")
+    home = web.get("/").text
+    assert 'href="/objectives"' in home
+    assert 'hx-get="/objectives/widget"' in home
+
+    Profile.update(grants="{}").where(Profile.id == company.north_sales.id).execute()
+    home = web.get("/").text
+    assert 'href="/objectives"' not in home
+    assert "/objectives/widget" not in home

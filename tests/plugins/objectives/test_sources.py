@@ -10,17 +10,12 @@ from types import SimpleNamespace
 import pytest
 from starlette.testclient import TestClient
 
-from plugins.objectives import plugin as objectives_plugin
 from plugins.objectives.models import Objective
-from portal.app import create_app
 from portal.config import Settings
 from portal.core.reports import MONEY, DailyTotal, Measure, ReportSource
 from portal.core.visibility import Scope
-from portal.database import db
 from portal.hookspecs import hookimpl
-from portal.migrations import migrate
-from portal.plugins import build_manager, collect
-from tests.conftest import log_in, post_form
+from tests.conftest import client_with_plugin, log_in, post_form
 
 
 class Invoices:
@@ -51,15 +46,8 @@ def invoices() -> Invoices:
 
 @pytest.fixture
 def web(settings: Settings, fast_passwords: None, invoices: Invoices) -> Iterator[TestClient]:
-    manager = build_manager(settings, load_installed=False)
-    if not manager.is_registered(objectives_plugin):
-        manager.register(objectives_plugin, name="objectives")
-    manager.register(invoices, name="invoices")
-    application = create_app(settings, plugins=manager)
-    migrate(db.obj, collect(manager.hook.register_migrations))
-    with TestClient(application, base_url="http://testserver") as client:
+    with client_with_plugin(settings, invoices, "invoices") as client:
         yield client
-    db.close()
 
 
 def test_register_report_sources_measure_becomes_an_objective_metric(
