@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from plugins.objectives import targets
 from plugins.objectives.access import MENU, Access
+from plugins.objectives.chart import attainment_chart
 from plugins.objectives.models import Objective
 from plugins.objectives.periods import KIND_LABELS, KINDS, Period
 from plugins.objectives.standing import Figures, Standing, stand
@@ -49,10 +50,6 @@ def _charts(request: Request) -> Callable[..., markupsafe.Markup]:
     currency = request.app.state.settings.currency
 
     def chart(standing: Standing, *, compact: bool = False) -> markupsafe.Markup:
-        try:
-            from plugins.objectives.chart import attainment_chart
-        except ImportError:  # TODO: drop once plugins/objectives/chart.py is merged
-            return markupsafe.Markup("")
         return attainment_chart(
             start=standing.period.start,
             end=standing.period.end,

@@ -45,6 +45,7 @@ def test_a_salesperson_sees_where_they_stand(web: TestClient, company: SimpleNam
 
     assert page.status_code == 200
     assert "Where I stand" in page.text
+    assert "<svg" in page.text and 'class="objective-chart"' in page.text
     assert "50 % attained" in page.text
     assert "€1,000.00 of €2,000.00" in page.text
     assert "My team" not in page.text
@@ -315,6 +316,7 @@ def test_the_widget_shows_my_current_objectives_with_the_team_part(
     assert "<html" in web.get("/objectives/widget").text
 
     assert "<html" not in widget
+    assert "objective-chart--compact" in widget
     assert "30 % attained" in widget
     assert "Of which your team" in widget and "€300.00" in widget
     assert "Ana" not in widget
