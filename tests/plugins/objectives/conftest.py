@@ -10,7 +10,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from portal.core.models import Client, Opportunity, Pipeline, Stage, User
-from tests.browser.conftest import browser, js, portal  # noqa: F401  (the browser tests')
 from tests.conftest import grant, make_profile, make_user
 
 # Far enough in the past that "today" never falls in it.
