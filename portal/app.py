@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 
 from portal import events, i18n, jobs
 from portal.config import Settings
-from portal.core import importer, notifications, outbox
+from portal.core import importer, notifications, outbox, reports
 from portal.core.permissions import Registry
 from portal.core.routes import (
     account,
@@ -118,6 +118,9 @@ def create_app(
     outbox.configure(settings, app.state.templates)
     app.state.permissions = Registry.from_plugins(manager)
     app.state.menu_for = menu_builder(app.state.permissions)
+    reports.configure(settings)
+    # Objectives and reports offer every measure of every source registered here.
+    app.state.report_sources = reports.Sources.from_plugins(manager)
     logger.info("Cartera ready on %s", settings.base_url)
     return app
 
