@@ -2,13 +2,13 @@
 
 A viewer sees the objectives of the people their scope covers (themselves
 included) and of the profiles below theirs; `objectives.manage` lets them set
-and split those, except their own. Administrators see and set every one.
+and split those, except their own; administrators may set their own too.
+Administrators see figures through their scope like everyone else: their
+profile (structural for a back office) decides what they see, as for clients.
 Anything else answers 404, as an out-of-scope client does.
 """
 
 from __future__ import annotations
-
-import copy
 
 import peewee as pw
 
@@ -25,11 +25,6 @@ MANAGE = "objectives.manage"
 class Access:
     def __init__(self, user: User, scope: Scope, grants: Grants) -> None:
         self.user = user
-        if user.is_admin and not scope.sees_all:
-            # Administrators set everyone's objectives, so they read everyone's
-            # figures too; the request's own scope is left as it was.
-            scope = copy.copy(scope)
-            scope.sees_all = True
         self.scope = scope
         self.grants = grants
         self.manages = grants.has(MANAGE)
@@ -77,9 +72,9 @@ class Access:
     def may_set_user(self, user_id: int) -> bool:
         if not self.manages:
             return False
-        if self.user.is_admin:
-            return True
-        return user_id != self.user.id and self.sees_user(user_id)
+        if user_id == self.user.id:
+            return self.user.is_admin
+        return self.sees_user(user_id)
 
     def may_set_profile(self, profile_id: int) -> bool:
         return self.manages and self.sees_profile(profile_id)

@@ -380,3 +380,23 @@ def test_the_menu_entry_and_the_home_widget_follow_the_key(
     home = web.get("/").text
     assert 'href="/objectives"' not in home
     assert "/objectives/widget" not in home
+
+
+def test_an_administrator_sees_objectives_through_their_scope_only(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    # The administrator holds a salesperson's profile in the South team: holding
+    # every key opens every page, not the North team's figures.
+    north = objective(company.ana, "2000.00")
+    own = objective(company.admin, "300.00")
+    log_in(web, "admin@example.com")
+
+    page = web.get("/objectives?period=2025-03&team=all")
+    assert page.status_code == 200
+    assert "Ana" not in page.text and "€1,000.00" not in page.text
+    assert web.get(f"/objectives/{north.id}/edit").status_code == 404
+    assert post_form(web, f"/objectives/{north.id}/delete").status_code == 404
+    assert web.get(f"/objectives/{own.id}/edit").status_code == 200
+    choices = web.get("/objectives/new").text
+    assert f'value="user:{company.ana.id}"' not in choices
+    assert f'value="user:{company.admin.id}"' in choices
