@@ -61,7 +61,7 @@ def _forget(site: str) -> None:
     models = sys.modules.get("cartera_loyalty.models")
     if models is not None:
         # Its foreign keys left backrefs on the core's models (Client.loyalty_awards).
-        for field in models.Award._meta.refs:
+        for field in list(models.Award._meta.refs):
             models.Award._meta.remove_ref(field)
             if field.backref and hasattr(field.rel_model, field.backref):
                 delattr(field.rel_model, field.backref)
