@@ -28,7 +28,7 @@ from portal.core.permissions import write_grants
 from portal.database import db
 from portal.migrations import migrate
 from portal.plugins import build_manager, collect
-from tests.conftest import grant, log_in, make_profile, make_user, post_form
+from tests.conftest import count_queries, grant, log_in, make_profile, make_user, post_form
 from tests.packages import install
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cartera-loyalty"
@@ -159,6 +159,26 @@ def test_loyalty_page_and_panel_keep_to_the_viewers_scope(http: TestClient) -> N
     assert "<html" not in own_panel.text  # the fragment alone for htmx
     assert other_panel.status_code == 404
     assert other_redeem.status_code in (403, 404)
+
+
+def test_loyalty_ranking_reads_the_same_queries_for_more_clients(http: TestClient) -> None:
+    from cartera_loyalty.points import award_for
+
+    ana, _luis, ours, _theirs = _team()
+    award_for(_visit(ours, ana).id, ana.id)
+    log_in(http, "ana@example.com")
+    http.get("/loyalty")  # warms what a first request loads once
+
+    with count_queries() as few:
+        http.get("/loyalty")
+    for number in range(5):
+        client = Client.create(name=f"Cliente {number}", owner=ana)
+        award_for(_visit(client, ana).id, ana.id)
+    with count_queries() as many:
+        page = http.get("/loyalty").text
+
+    assert page.count('<a href="/clients/') == 6
+    assert len(many) == len(few)
 
 
 def test_loyalty_panel_is_offered_on_the_client_page(http: TestClient) -> None:
