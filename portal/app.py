@@ -15,7 +15,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from portal import jobs
+from portal import events, i18n, jobs
 from portal.config import Settings
 from portal.core import importer, notifications, outbox
 from portal.core.permissions import Registry
@@ -40,8 +40,9 @@ from portal.core.routes import (
     views,
     webforms,
 )
+from portal.core.routes import plugins as plugin_pages
 from portal.database import open_database
-from portal.plugins import build_manager, collect
+from portal.plugins import PluginError, build_manager, check, collect
 from portal.web import errors
 from portal.web.middleware import PortalMiddleware
 from portal.web.navigation import menu_builder
@@ -62,10 +63,13 @@ def create_app(
     open_database(settings.database_url)
     jobs.configure(settings)
     manager = plugins or build_manager(settings)
+    check(manager)  # again: a test or an embedder may have registered more
+    events.use(manager)
+    jobs.register_periodic(manager)
 
     static_mounts = [
         Mount(f"/static/{prefix}", _static_files(folder), name=f"static-{prefix}")
-        for prefix, folder in collect(manager.hook.register_static_dirs)
+        for prefix, folder in plugin_static_dirs(manager)
     ]
     routes = [
         *auth.routes,
@@ -88,6 +92,7 @@ def create_app(
         *leads.routes,
         *webforms.routes,
         *mail.routes,
+        *plugin_pages.routes,
         *collect(manager.hook.register_routes, settings=settings),
         *static_mounts,
         Mount("/static", _static_files(STATIC), name="static"),
@@ -106,6 +111,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.plugins = manager
+    i18n.use_plugin_catalogues(collect(manager.hook.register_translation_dirs))
     template_dirs = collect(manager.hook.register_template_dirs)
     app.state.templates = build_environment(template_dirs, settings)
     # The header's unread badge: one COUNT per full page.
@@ -115,6 +121,26 @@ def create_app(
     app.state.menu_for = menu_builder(app.state.permissions)
     logger.info("Cartera ready on %s", settings.base_url)
     return app
+
+
+def plugin_static_dirs(manager: pluggy.PluginManager) -> list[tuple[str, Path]]:
+    """Each plugin's `(prefix, folder)`, refusing a prefix that would hide other files.
+
+    A prefix is one path segment; it may not name a file or folder of the core's
+    static folder (`/static/htmx…`) nor the prefix of another plugin.
+    """
+    taken = {entry.name for entry in STATIC.iterdir()}
+    pairs = []
+    for prefix, folder in collect(manager.hook.register_static_dirs):
+        if not prefix or "/" in prefix or prefix in (".", ".."):
+            raise PluginError(f"static prefix {prefix!r} must be one path segment")
+        if prefix in taken:
+            raise PluginError(
+                f"static prefix {prefix!r} clashes with the core's static files or another plugin"
+            )
+        taken.add(prefix)
+        pairs.append((prefix, Path(folder)))
+    return pairs
 
 
 def _static_files(folder: Path) -> ASGIApp:

@@ -11,6 +11,8 @@ import click
 
 from portal.config import Settings
 
+logger = logging.getLogger(__name__)
+
 
 def _settings() -> Settings:
     try:
@@ -27,16 +29,54 @@ def _open(settings: Settings) -> None:
 
 
 def _migrate(settings: Settings) -> list[str]:
+    from portal import events
     from portal.database import db
     from portal.migrations import migrate
     from portal.plugins import build_manager, collect
 
     _open(settings)
     manager = build_manager(settings)
+    # Commands that change data (imports, users) tell the plugins as the portal does.
+    events.use(manager)
     return migrate(db.obj, collect(manager.hook.register_migrations))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The core's commands, then those the plugins add (`register_cli_commands`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_plugin_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return super().get_command(ctx, name) or _plugin_commands(ctx).get(name)
+
+
+def _plugin_commands(ctx: click.Context) -> dict[str, click.Command]:
+    # Built once per run, and only when a command name is looked up, so
+    # `cartera migrate` does not import the plugins twice for nothing.
+    meta = ctx.find_root().meta
+    if "cartera.plugin_commands" not in meta:
+        meta["cartera.plugin_commands"] = _load_plugin_commands()
+    return meta["cartera.plugin_commands"]
+
+
+def _load_plugin_commands() -> dict[str, click.Command]:
+    from portal.plugins import build_manager, collect
+
+    try:
+        settings = Settings.from_env()
+    except (ValueError, KeyError):
+        return {}  # the command itself reports the configuration error
+    commands: dict[str, click.Command] = {}
+    for command in collect(build_manager(settings).hook.register_cli_commands):
+        if command.name in main.commands or command.name in commands:
+            logger.warning("plugin command %r ignored: the name is taken", command.name)
+            continue
+        commands[command.name] = command
+    return commands
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
 def main(verbose: bool) -> None:
     """Cartera, the CRM portal. Settings come from CARTERA_* variables and DATABASE_URL."""
@@ -260,7 +300,7 @@ def import_contacts(
 def worker(workers: int) -> None:
     """Run the background jobs queued by the portal (mail, large imports, mass actions)
     and the periodic ones (mail retries, task reminders)."""
-    from portal import jobs
+    from portal import i18n, jobs
     from portal.core import outbox
     from portal.plugins import build_manager, collect
     from portal.web.rendering import build_environment
@@ -268,11 +308,14 @@ def worker(workers: int) -> None:
     settings = _settings()
     _migrate(settings)
     # Jobs that write mail compose it from the same templates as the portal.
-    template_dirs = collect(build_manager(settings).hook.register_template_dirs)
+    manager = build_manager(settings)
+    i18n.use_plugin_catalogues(collect(manager.hook.register_translation_dirs))
+    template_dirs = collect(manager.hook.register_template_dirs)
     outbox.configure(settings, build_environment(template_dirs, settings))
     if settings.immediate_jobs:
         raise click.ClickException("CARTERA_IMMEDIATE_JOBS is set: jobs run in the portal.")
     queue = jobs.configure(settings)
+    jobs.register_periodic(manager)
     where = "Redis" if settings.redis_url else str(settings.data_dir / "jobs.db")
     click.echo(f"Worker started ({workers} threads, queue in {where}).")
     queue.create_consumer(workers=workers, worker_type="thread").run()

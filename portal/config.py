@@ -52,7 +52,7 @@ class Settings:
             currency=env.get("CARTERA_CURRENCY", "EUR").upper(),
             phone_region=env.get("CARTERA_PHONE_REGION", "ES").upper(),
             secret_key=env.get("CARTERA_SECRET_KEY", ""),
-            disabled_plugins=tuple(p for p in disabled.split(",") if p),
+            disabled_plugins=tuple(p.strip() for p in disabled.split(",") if p.strip()),
             max_upload_bytes=int(env.get("CARTERA_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)),
             secure_cookies=base_url.startswith("https://"),
             smtp_url=env.get("CARTERA_SMTP_URL", ""),

@@ -1,7 +1,12 @@
 """Hook specifications: the published surface plugins build on.
 
-Every hook is called with keyword arguments. `register_*` hooks return lists that
-are concatenated across plugins; `None` means the plugin adds nothing.
+Every hook is called with keyword arguments; an implementation may take only
+the arguments it needs. `register_*` hooks return lists that are concatenated
+across plugins; `None` means the plugin adds nothing. No hook stops at the
+first answer: every plugin is asked. A plugin that implements a name not
+declared here, or asks for an argument the hook does not pass, stops the
+start with a message naming it (`portal.plugins.check`). The guide for plugin
+authors is docs/plugins.md.
 """
 
 from __future__ import annotations
@@ -32,46 +37,66 @@ hookimpl = pluggy.HookimplMarker("cartera")
 
 @hookspec
 def register_models() -> list[type] | None:
-    """Called at start-up and by `cartera migrate`.
+    """Called at start-up and whenever the core lists every model (merging clients).
 
-    Return the plugin's peewee models (bound to `portal.database.db`).
+    Return the plugin's peewee models (subclasses of `portal.database.BaseModel`,
+    bound to `portal.database.db`); `None` when it has none. Their tables are
+    made by the plugin's migrations, never by this hook; a foreign key to
+    `Client` is repointed when two clients merge.
     """
 
 
 @hookspec
 def register_migrations() -> list[tuple[str, Any]] | None:
-    """Called by `cartera migrate`.
+    """Called by `cartera migrate` (and `serve`, `worker`, `init`), after the core's run.
 
-    Return `(name, apply)` pairs in order; `apply(database)` changes the schema.
-    Names must start with the plugin's name so they never clash.
+    Return `(name, apply)` pairs in the order they must run; `apply(database)`
+    changes the schema, in a transaction of its own, once per database. Names
+    start with the plugin's name so they never clash:
+    `portal.migrations.numbered("myplugin.migrations", "myplugin")` reads a
+    package of `NNNN_name.py` modules as the core's. `None` when it has none.
     """
 
 
 @hookspec
 def register_template_dirs() -> list[Path] | None:
-    """Called at app creation. Return folders searched before the core templates."""
+    """Called at app creation (and by the worker, which writes mail).
+
+    Return folders searched before the core's templates, so a file there with
+    a core template's name replaces it; the original stays reachable as
+    `core/<name>`, so the replacement may `{% extends "core/clients/detail.html" %}`.
+    `None` when it has none.
+    """
 
 
 @hookspec
 def register_translation_dirs() -> list[Path] | None:
-    """Called at start-up. Return folders holding `<lang>/LC_MESSAGES/messages.po`.
+    """Called at app creation and when the worker starts.
 
-    Their messages are added to the core's catalogues; a msgid the core already
-    translates keeps the core's translation.
+    Return folders holding `<lang>/LC_MESSAGES/messages.po` (scripts/update-catalogues
+    writes them for the bundled plugins). Their messages are added to the
+    core's catalogues; a msgid the core already translates keeps the core's
+    translation. `None` when it has none.
     """
 
 
 @hookspec
 def register_cli_commands() -> list[click.Command] | None:
-    """Called when the `cartera` command starts. Return extra click commands."""
+    """Called when the `cartera` command looks up a subcommand or lists them (`--help`).
+
+    Return extra click commands (or groups); each becomes `cartera <name>`. A
+    name the core or another plugin already uses is ignored with a warning.
+    `None` when it has none.
+    """
 
 
 @hookspec
 def register_periodic_jobs() -> list[PeriodicJob] | None:
-    """Called when the worker starts (and when the app configures the queue).
+    """Called when the worker starts, and when the app configures the queue.
 
-    Return `portal.jobs.PeriodicJob`s; each runs on its cron schedule in the
-    worker. `None` means the plugin has none.
+    Return `portal.jobs.PeriodicJob`s; each becomes a periodic task of the
+    queue named after the job, run by the worker on its cron schedule (UTC).
+    Two jobs with one name stop the start. `None` means the plugin has none.
     """
 
 
@@ -90,12 +115,25 @@ def register_report_sources() -> list[ReportSource] | None:
 
 @hookspec
 def register_routes(settings: Settings) -> list[BaseRoute] | None:
-    """Called at app creation. Return Starlette routes, under the plugin's prefix."""
+    """Called at app creation with the portal's `settings`.
+
+    Return Starlette routes, added after the core's as given: start their paths
+    with the plugin's name (`/loyalty/...`). Each view checks its permission
+    (`portal.web.requests.permission_required`) and the visibility scope itself,
+    like a core view; the middleware gives them sessions, CSRF and the language.
+    `None` when it has none.
+    """
 
 
 @hookspec
 def register_static_dirs() -> list[tuple[str, Path]] | None:
-    """Called at app creation. Return `(prefix, folder)` pairs served under /static."""
+    """Called at app creation.
+
+    Return `(prefix, folder)` pairs: the folder's files are served under
+    `/static/<prefix>/`. A prefix is one path segment, usually the plugin's
+    name; one that names a core static file or another plugin's prefix stops
+    the start. `None` when it has none.
+    """
 
 
 # ---------------------------------------------------------------- navigation and pages
@@ -105,8 +143,10 @@ def register_static_dirs() -> list[tuple[str, Path]] | None:
 def register_menu_entries() -> list[MenuEntry] | None:
     """Called at app creation. Return `portal.core.permissions.MenuEntry`s.
 
-    Each entry's key becomes a permission in the "menus" tab of the matrix; a
-    user sees the entry only while their profile holds it.
+    Each entry's key becomes a permission in the "menus" tab of the matrix,
+    under its `parent` (a core entry such as "menu.admin", or one of the
+    plugin's); a user sees the entry only while their profile holds it, and
+    the entry's route should require the same key. `None` when it has none.
     """
 
 
@@ -114,18 +154,24 @@ def register_menu_entries() -> list[MenuEntry] | None:
 def client_panels(client: Client, user: User, grants: Grants) -> list[Panel] | None:
     """Called while the page of `client` is drawn for `user` (who may see it).
 
-    Return `portal.web.contributions.Panel`s, lazily loaded from their URL; `None`
-    or an empty list adds none. Check `grants` here so an entry the user may
-    not open is not offered; the panel's route checks again.
+    `grants` is what `user` may do. Return `portal.web.contributions.Panel`s:
+    the page draws each as a titled placeholder that fetches its URL once on
+    screen (a plain link without JavaScript), ordered by `order`. `None` or
+    an empty list adds none. Check `grants` here so a panel the user may not
+    open is not offered; the panel's route checks again. Do no queries here:
+    the page's cost must not grow with the plugins. An exception is logged
+    with the plugin's name and its panels are left out; the page still opens.
     """
 
 
 @hookspec
 def dashboard_widgets(user: User, grants: Grants) -> list[Widget] | None:
-    """Called while the home page is drawn for `user`.
+    """Called while the home page is drawn for `user`, who may do `grants`.
 
-    Return `portal.web.contributions.Widget`s, lazily loaded from their URL;
-    `None` or an empty list adds none.
+    Return `portal.web.contributions.Widget`s, drawn like client panels (a
+    placeholder loading its URL, half or full width); `None` or an empty list
+    adds none. Do no queries here. An exception is logged with the plugin's
+    name and its widgets are left out; the home page still opens.
     """
 
 
@@ -156,7 +202,7 @@ def client_sales(client_id: int, user: User) -> list[Sale] | None:
 
 @hookspec
 def register_permission_tabs() -> list[Tab] | None:
-    """Called at app creation. Return extra tabs for the permission matrix.
+    """Called at app creation. Return extra `portal.core.permissions.Tab`s for the matrix.
 
     A plugin that declares content restrictions of its own (billing: what may be
     invoiced) puts them in a tab of its own; `None` means it adds no tab.
@@ -165,11 +211,13 @@ def register_permission_tabs() -> list[Tab] | None:
 
 @hookspec
 def register_permissions() -> list[Permission] | None:
-    """Called at app creation. Return the permission keys the plugin checks.
+    """Called at app creation. Return the `portal.core.permissions.Permission`s it checks.
 
-    Keys with a `url` in the "menus" tab are also the plugin's navigation entries:
-    a user sees an entry, and may open its pages, only while their profile holds
-    the key. Each key's `tab` must be a core tab or one the plugin registers.
+    Keys with a `url` in the "menus" tab are also the plugin's navigation entries
+    (`register_menu_entries` says the same more simply): a user sees an entry,
+    and may open its pages, only while their profile holds the key. Each key's
+    `tab` must be a core tab or one the plugin registers; a key declared twice
+    stops the start. `None` when it declares none.
     """
 
 
@@ -184,6 +232,7 @@ def personal_data(kind: str, record_id: int) -> dict[str, list[dict]] | None:
     its id; the user was already checked to see it. Return sections of rows
     (plain JSON values) to add to the download, keyed by a short section name
     such as "invoices"; rows of the same section from several plugins are joined.
+    `None` when it holds nothing about them.
     """
 
 
@@ -191,51 +240,80 @@ def personal_data(kind: str, record_id: int) -> dict[str, list[dict]] | None:
 def erase_personal_data(kind: str, record_id: int) -> None:
     """Called inside the erasure transaction of a person (see `personal_data`).
 
-    Delete or anonymise the plugin's personal data about them, keeping only what
-    the law requires (an issued invoice keeps its fiscal data). Raising undoes
-    the whole erasure, so the person is never left half-erased.
+    `kind` and `record_id` name the person as in `personal_data`. Delete or
+    anonymise the plugin's personal data about them, keeping only what the law
+    requires (an issued invoice keeps its fiscal data). The return value is
+    ignored. Raising undoes the whole erasure, so the person is never left
+    half-erased.
     """
 
 
 # ---------------------------------------------------------------- events
 #
-# Called once the change they report is committed, never inside its
-# transaction and never for a change that was rolled back. The return value is
-# ignored. An exception is logged with the plugin's name and undoes nothing;
-# the other plugins are still called. `actor_id` is the user who made the
-# change, `None` when no user did (the worker, a web form, the command line).
+# Sent through `portal.events.emit`: called once the change they report is
+# committed, never inside its transaction and never for a change that was
+# rolled back (nor one in a savepoint that rolled back). Each is called once
+# per change. The return value is ignored. An exception is logged with the
+# plugin's name and undoes nothing; the other plugins are still called.
+# `actor_id` is the user who made the change, `None` when no user did (the
+# worker, a web form, the command line). Ids only: read what you need, which
+# is committed by then; something slow belongs in a job (`portal.jobs`).
 
 
 @hookspec
 def client_created(client_id: int, actor_id: int | None) -> None:
-    """A client was created: by hand, by an import, or from a web lead."""
+    """A client was created: by hand (the client form), by an import, or from a web lead.
+
+    `client_id` is the new client. An import announces each client it created.
+    """
 
 
 @hookspec
 def client_reassigned(client_ids: list[int], owner_id: int, actor_id: int | None) -> None:
-    """Clients got a new owner (`owner_id`): edited, moved in bulk, or a leaver's."""
+    """Clients got a new owner (`owner_id`).
+
+    Sent by an edit of the client, an import row that changes its owner, a mass
+    reassignment (all the clients it moved in one call) and a leaver's
+    deactivation (all their clients, then `user_deactivated`).
+    """
 
 
 @hookspec
 def lead_captured(submission_id: int, client_id: int, owner_id: int) -> None:
-    """A web-form submission was processed into a client with an owner."""
+    """A web-form submission was processed into a client with an owner.
+
+    `client_id` is the new or matched client; `owner_id` the person its
+    follow-up task went to. A new client was announced by `client_created`
+    just before, and the note of the submission by `activity_logged`.
+    """
 
 
 @hookspec
 def activity_logged(activity_id: int, client_id: int, actor_id: int | None) -> None:
-    """A call, visit, email or note was logged (also on completing a task)."""
+    """A call, visit, email or note was logged on client `client_id`.
+
+    Sent from the client page, on completing a task with a client (its
+    outcome), and for the note a web lead leaves.
+    """
 
 
 @hookspec
 def opportunity_stage_changed(
     opportunity_id: int, from_stage_id: int | None, to_stage_id: int, actor_id: int | None
 ) -> None:
-    """An opportunity entered a stage; `from_stage_id` is `None` when it was created."""
+    """An opportunity entered stage `to_stage_id`.
+
+    `from_stage_id` is the stage it left, `None` when it was created. Sent on
+    creation, a move on the board and an edit that changes the stage.
+    """
 
 
 @hookspec
 def user_deactivated(user_id: int, successor_id: int | None, actor_id: int | None) -> None:
-    """A user was deactivated; their clients, tasks and deals went to `successor_id`."""
+    """User `user_id` was deactivated; their clients, tasks and deals went to `successor_id`.
+
+    The clients' move was announced by `client_reassigned` just before.
+    """
 
 
 @hookspec
@@ -248,6 +326,5 @@ def client_merged(survivor_id: int, merged_id: int, actor_id: int | None) -> Non
     `register_models`) that pointed to the merged client through a foreign key
     already points to the survivor; a plugin keeping client ids anywhere else
     (a column without a foreign key, an index, an outside service) moves them
-    here. The return value is ignored. An exception is logged with the
-    plugin's name and undoes nothing; the other plugins are still called.
+    here.
     """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import io
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -11,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, numbers
+from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -27,17 +29,51 @@ current_zone: contextvars.ContextVar[str] = contextvars.ContextVar(
 )
 
 
+# Catalogue folders the plugins add (`register_translation_dirs`), after the core's.
+_plugin_catalogues: tuple[Path, ...] = ()
+
+
+def use_plugin_catalogues(folders: Iterable[Path]) -> None:
+    """Merge these folders' catalogues into every language from now on."""
+    global _plugin_catalogues
+    _plugin_catalogues = tuple(Path(folder) for folder in folders)
+    translations.cache_clear()
+
+
 @cache
 def translations(language: str) -> NullTranslations:
-    po_file = CATALOGUES / language / "LC_MESSAGES" / "messages.po"
-    if not po_file.exists():
+    catalogue = _read(CATALOGUES, language)
+    for folder in _plugin_catalogues:
+        extra = _read(folder, language)
+        if extra is None:
+            continue
+        if catalogue is None:
+            catalogue = extra
+            continue
+        for message in extra:
+            kept = catalogue.get(message.id, message.context) if message.id else None
+            # A msgid the core translates keeps the core's words everywhere.
+            if message.id and not (kept is not None and any(_strings(kept))):
+                catalogue[message.id] = message
+    if catalogue is None:
         return NullTranslations()
-    with po_file.open("rb") as handle:
-        catalogue = read_po(handle, locale=language)
     compiled = io.BytesIO()
     write_mo(compiled, catalogue)
     compiled.seek(0)
     return Translations(fp=compiled)
+
+
+def _read(folder: Path, language: str) -> Catalog | None:
+    po_file = folder / language / "LC_MESSAGES" / "messages.po"
+    if not po_file.exists():
+        return None
+    with po_file.open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def _strings(message: Message) -> tuple[str, ...]:
+    string = message.string
+    return tuple(string) if isinstance(string, (tuple, list)) else (string,)
 
 
 def gettext(message: str, **values: object) -> str:

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pluggy
 from huey import Huey, crontab
+from huey.api import TaskWrapper
 from huey.storage import RedisStorage, SqliteStorage
 
 from portal.config import Settings
@@ -43,6 +45,29 @@ class PeriodicJob:
 queue = Huey("cartera", immediate=True)
 # What `configure` was given, for periodic tasks, which are called without arguments.
 _settings: Settings | None = None
+# The plugins' periodic tasks, by job name, so a second app in one process
+# (tests) replaces them instead of registering each twice.
+plugin_tasks: dict[str, TaskWrapper] = {}
+
+
+def register_periodic(manager: pluggy.PluginManager) -> dict[str, TaskWrapper]:
+    """Make every plugin's `PeriodicJob` a periodic task of the queue, named after it.
+
+    The app and the worker call this after `configure`; the worker's consumer
+    then runs each job on its schedule.
+    """
+    from portal.plugins import PluginError, collect
+
+    for task in plugin_tasks.values():
+        task.unregister()
+    plugin_tasks.clear()
+    for job in collect(manager.hook.register_periodic_jobs):
+        if job.name in plugin_tasks:
+            raise PluginError(f"periodic job {job.name!r} declared twice")
+        schedule = crontab(job.minute, job.hour, job.day, job.month, job.day_of_week)
+        plugin_tasks[job.name] = queue.periodic_task(schedule, name=job.name)(job.run)
+        logger.info("periodic job registered: %s", job.name)
+    return plugin_tasks
 
 
 def configure(settings: Settings) -> Huey:

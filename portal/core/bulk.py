@@ -18,6 +18,7 @@ from typing import Any
 
 import peewee as pw
 
+from portal import events
 from portal.core import audit, listing, portfolio, restrictions
 from portal.core.clients import DELETION_RECORD
 from portal.core.models import (
@@ -249,6 +250,7 @@ def _reassign(action: Action, ids: list[int], actor: User, ip: str) -> int:
     if not moving:
         return 0
     moved = [client_id for client_id, *_ in moving]
+    events.emit("client_reassigned", client_ids=moved, owner_id=owner.id, actor_id=actor.id)
     return Client.update(**_bump(owner=owner.id)).where(Client.id.in_(moved)).execute()
 
 

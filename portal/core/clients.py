@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from portal import events
 from portal.config import Settings
 from portal.core import audit, fields, portfolio, restrictions
 from portal.core.models import (
@@ -216,10 +217,12 @@ def _zone(form: ClientForm, current: Client | None, zones: list[Zone]) -> None:
         )
 
 
-def create_client(form: ClientForm) -> Client:
+def create_client(form: ClientForm, *, actor: User | None = None) -> Client:
     client = Client(**{name: form.values[name] for name in EDITABLE})
     client.reindex()
-    client.save()
+    with db.atomic():
+        client.save()
+        events.emit("client_created", client_id=client.id, actor_id=actor.id if actor else None)
     return client
 
 
@@ -243,6 +246,12 @@ def update_client(
             .execute()
         )
         if updated == 1 and client.owner.id != previous_owner:
+            events.emit(
+                "client_reassigned",
+                client_ids=[client.id],
+                owner_id=client.owner.id,
+                actor_id=actor.id if actor else None,
+            )
             before = User.get_by_id(previous_owner)
             audit.record(
                 "clients.owner.changed",

@@ -23,6 +23,7 @@ from typing import Any
 
 import peewee as pw
 
+from portal import events
 from portal.core import (
     audit,
     consent,
@@ -427,6 +428,9 @@ class ClientImport(_Importer):
         return result.contact
 
     def _audit_owner(self, client: Client, before: int, after: int) -> None:
+        events.emit(
+            "client_reassigned", client_ids=[client.id], owner_id=after, actor_id=self.user.id
+        )
         names = dict(User.select(User.id, User.name).where(User.id.in_([before, after])).tuples())
         audit.record(
             "clients.owner.changed",
@@ -488,6 +492,9 @@ def _created(job: ImportJob, table: str, ids: Iterable[int]) -> None:
     rows = [(job.id, table, record_id, "created", "{}") for record_id in ids]
     if not rows:
         return
+    if table == "client":
+        for _job, _table, client_id, *_rest in rows:
+            events.emit("client_created", client_id=client_id, actor_id=job.user_id)
     param = db.obj.param
     sql = (
         'INSERT INTO "import_change" ("job_id", "table", "record_id", "action", "before") '

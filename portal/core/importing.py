@@ -14,6 +14,7 @@ from typing import Any
 
 import peewee as pw
 
+from portal import events
 from portal.core import fields as f
 from portal.core.models import FISCAL_ID_TYPES, Client, Contact, User
 from portal.core.tabular import Table
@@ -781,6 +782,7 @@ def write_clients(
             client = Client(owner=owner, **result.values)
             client.reindex()
             client.save()
+            events.emit("client_created", client_id=client.id, actor_id=None)
             summary.created += 1
             if result.contact:
                 Contact.create(client=client, **result.contact)

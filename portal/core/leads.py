@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import peewee as pw
 
+from portal import events
 from portal.config import Settings
 from portal.core import absences, audit, consent, notifications, portfolio, tasks, webforms
 from portal.core.fields import (
@@ -356,6 +357,7 @@ def _capture(submission: LeadSubmission, settings: Settings) -> Outcome:
         place = _placing_values(values)
         owner = absences.stand_in(assign(form, place)[0], today)
         client = _new_client(values, place, owner)
+        events.emit("client_created", client_id=client.id, actor_id=None)
         contact = _contact_for(client, values)
 
     language = owner.language or settings.language
@@ -365,9 +367,10 @@ def _capture(submission: LeadSubmission, settings: Settings) -> Outcome:
         summary = _summary(values)
         if values.get("consent_declined"):
             summary += "\n\n" + _("Asked for commercial consent: not given.")
-    Activity.create(
+    activity = Activity.create(
         client=client, author=owner, kind="note", subject=subject[:200], notes=summary,
     )  # fmt: skip
+    events.emit("activity_logged", activity_id=activity.id, client_id=client.id, actor_id=None)
     zone = owner.time_zone or settings.time_zone
     due = tasks.to_local(utcnow() + timedelta(hours=form.due_hours), zone)
     task = tasks.create(
@@ -402,6 +405,9 @@ def _capture(submission: LeadSubmission, settings: Settings) -> Outcome:
             "task": task.id,
         },
         ip=submission.ip,
+    )
+    events.emit(
+        "lead_captured", submission_id=submission.id, client_id=client.id, owner_id=owner.id
     )
     return Outcome(client, task, owner, match is not None, note)
 

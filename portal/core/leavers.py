@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal import events
 from portal.core import audit, sessions, tasks, tokens
 from portal.core.models import AssignmentRuleUser, Client, Opportunity, User, WebForm
 from portal.database import db, utcnow
@@ -87,6 +88,12 @@ def deactivate(leaver: User, successor: User, *, actor: User, ip: str = "") -> i
                 after={"owner": successor.id, "count": moved, "clients": moved_ids},
                 ip=ip,
             )
+            events.emit(
+                "client_reassigned", client_ids=moved_ids, owner_id=successor.id, actor_id=actor.id
+            )
+        events.emit(
+            "user_deactivated", user_id=leaver.id, successor_id=successor.id, actor_id=actor.id
+        )
     return moved
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import peewee as pw
 import pluggy
 
+from portal import events
 from portal.core import audit, consent, portfolio, restrictions
 from portal.core.clients import DELETION_RECORD, TEXT_LIMITS
 from portal.core.models import Client, ClientMerge, ConsentRecord, Contact, User, Zone
@@ -25,7 +26,7 @@ from portal.core.visibility import Scope
 from portal.database import db, utcnow
 from portal.i18n import N_
 from portal.i18n import gettext as _
-from portal.plugins import known_models, notify
+from portal.plugins import known_models
 from portal.text import clean
 
 SURVIVOR, OTHER, BOTH = "survivor", "other", "both"
@@ -372,10 +373,12 @@ def merge(
             },
             ip=ip,
         )
-    actor_id = actor.id if actor is not None else None
-    notify(
-        plugins.hook.client_merged, survivor_id=survivor.id, merged_id=other.id, actor_id=actor_id
-    )
+        events.emit(
+            "client_merged",
+            survivor_id=survivor.id,
+            merged_id=other.id,
+            actor_id=actor.id if actor is not None else None,
+        )
     return moved
 
 

@@ -119,6 +119,7 @@ CORE_PERMISSIONS = (
         "/admin/webforms",
         99,
     ),
+    Permission("menu.admin.plugins", N_("Plugins"), MENUS, "menu.admin", "/admin/plugins", 100),
     Permission("menu.leads", N_("Web leads"), MENUS, url="/leads", order=22),
     Permission(
         "clients.visible_to_all",
@@ -231,7 +232,15 @@ class Registry:
         from portal.plugins import collect
 
         tabs = [*CORE_TABS, *collect(manager.hook.register_permission_tabs)]
-        permissions = [*CORE_PERMISSIONS, *collect(manager.hook.register_permissions)]
+        entries = [
+            Permission(e.key, e.label, MENUS, e.parent, e.url, e.order)
+            for e in collect(manager.hook.register_menu_entries)
+        ]
+        permissions = [
+            *CORE_PERMISSIONS,
+            *collect(manager.hook.register_permissions),
+            *entries,
+        ]
         return cls(tabs, permissions)
 
     def in_tab(self, tab: str) -> list[tuple[Permission, int]]:

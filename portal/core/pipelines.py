@@ -16,6 +16,7 @@ from typing import Any
 
 import peewee as pw
 
+from portal import events
 from portal.core import audit, fields
 from portal.core.clients import convert, parse_amount
 from portal.core.models import STAGE_KINDS, Client, Opportunity, Pipeline, Stage, StageChange, User
@@ -229,6 +230,7 @@ def create_opportunity(
             created_at=now, updated_at=now, **values,
         )  # fmt: skip
         StageChange.create(opportunity=opportunity, to_stage=stage, user=actor, at=now)
+        _announce(opportunity.id, None, stage.id, actor)
         audit.record(
             "opportunities.created",
             actor=actor,
@@ -239,6 +241,16 @@ def create_opportunity(
         )
         _move_client_up(client.id, won=stage.kind == "won", actor=actor, ip=ip, exclude=None)
     return opportunity
+
+
+def _announce(opportunity_id: int, before: int | None, after: int, actor: User | None) -> None:
+    events.emit(
+        "opportunity_stage_changed",
+        opportunity_id=opportunity_id,
+        from_stage_id=before,
+        to_stage_id=after,
+        actor_id=actor.id if actor is not None else None,
+    )
 
 
 def update_opportunity(
@@ -312,6 +324,7 @@ def change_stage(
         StageChange.create(
             opportunity=opportunity.id, from_stage=previous, to_stage=stage, user=actor
         )
+        _announce(opportunity.id, previous, stage.id, actor)
         audit.record(
             "opportunity.stage_changed",
             actor=actor,

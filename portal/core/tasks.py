@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from portal import events
 from portal.core.models import Activity, Client, Contact, Task, User
 from portal.database import db, utcnow
 
@@ -324,6 +325,12 @@ def complete(
                 client=task.client_id, author=actor.id, kind=outcome_kind,
                 subject=task.title[:200], notes=notes, happened_at=now,
             )  # fmt: skip
+            events.emit(
+                "activity_logged",
+                activity_id=activity.id,
+                client_id=task.client_id,
+                actor_id=actor.id,
+            )
         columns: dict = {"updated_at": now, "version": expected_version + 1}
         if activity is not None:
             columns["outcome"] = activity.id

@@ -93,9 +93,19 @@ class _Environment(jinja2.Environment):
     context_class = _Context
 
 
+# The name under which the core's own templates stay reachable when a plugin
+# overrides one: its `clients/detail.html` may `{% extends "core/clients/detail.html" %}`.
+CORE_PREFIX = "core"
+
+
 def build_environment(extra_dirs: list[Path], settings: Any) -> jinja2.Environment:
     # Plugin folders come first so they can override core templates.
-    loader = jinja2.FileSystemLoader([*extra_dirs, TEMPLATES])
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.PrefixLoader({CORE_PREFIX: jinja2.FileSystemLoader(TEMPLATES)}),
+            jinja2.FileSystemLoader([*extra_dirs, TEMPLATES]),
+        ]
+    )
     env = _Environment(
         loader=loader,
         autoescape=True,
@@ -107,6 +117,7 @@ def build_environment(extra_dirs: list[Path], settings: Any) -> jinja2.Environme
         # each file's mtime cost three stat calls a page (page, layout, macros).
         auto_reload=False,
     )
+    _constant_markup.cache_clear()  # the catalogues may hold plugins' texts now
     env.install_gettext_callables(i18n.gettext, _template_ngettext, newstyle=True)
     env.globals["_"] = _template_gettext
     env.filters.update(

@@ -60,9 +60,10 @@ ADMIN_PAGES = [
     "/admin/users",
     "/admin/users/new",
     "/admin/users/{user}",
+    "/admin/plugins",
 ]
 # The lists take no POST at all, so the router answers those before any view.
-READ_ONLY = ("/admin/profiles", "/admin/users")
+READ_ONLY = ("/admin/profiles", "/admin/users", "/admin/plugins")
 
 
 @pytest.mark.parametrize("path", ADMIN_PAGES)

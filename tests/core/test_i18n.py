@@ -135,13 +135,15 @@ def test_the_english_catalogue_lists_every_string_as_itself() -> None:
         assert forms in {("",) * len(sources), sources}
 
 
-def _extracted_from_sources() -> set[str | tuple[str, ...]]:
+def _extracted_from_sources(
+    folder: Path = ROOT, mapping: Path = ROOT / "babel.cfg"
+) -> set[str | tuple[str, ...]]:
     """What scripts/update-catalogues would extract now, with its own keywords."""
     script = (ROOT / "scripts" / "update-catalogues").read_text()
     keywords = parse_keywords(re.findall(r"-k (\S+)", script))
-    with (ROOT / "babel.cfg").open() as handle:
+    with mapping.open() as handle:
         method_map, options_map = parse_mapping_cfg(handle)
-    found = extract_from_dir(ROOT, method_map, options_map, keywords=keywords)
+    found = extract_from_dir(folder, method_map, options_map, keywords=keywords)
     return {message for _file, _line, message, _comments, _context in found}
 
 
@@ -152,6 +154,86 @@ def test_the_catalogue_template_matches_the_sources() -> None:
     # A string added or changed without running scripts/update-catalogues.
     assert in_sources - in_template == set()
     assert in_template - in_sources == set()
+
+
+def _plugin_catalogue_problems(folder: Path) -> list[str]:
+    """The core's catalogue checks, for a bundled plugin's own catalogues.
+
+    A plugin without strings yet still has its (empty) catalogues, so adding its
+    first string cannot go unnoticed.
+    """
+    translations = folder / "translations"
+    stale = f"{folder.name}: run scripts/update-catalogues"
+    if not (translations / "messages.pot").exists():
+        return [f"{stale} (no messages.pot)"]
+    in_template = {message.id for message in _messages(_read(translations / "messages.pot"))}
+    problems = []
+    if in_template != _extracted_from_sources(folder, ROOT / "babel-plugins.cfg"):
+        problems.append(f"{stale} (messages.pot does not match the sources)")
+    catalogues = {}
+    for language in ("es", "en"):
+        po_file = translations / language / "LC_MESSAGES" / "messages.po"
+        if not po_file.exists():
+            return [*problems, f"{stale} (no {language} messages.po)"]
+        catalogues[language] = _read(po_file, language)
+    for msgid in sorted(in_template, key=str):
+        message = catalogues["es"].get(msgid)
+        if message is None or message.fuzzy or not all(_forms(message.string)):
+            problems.append(f"{folder.name}: no Spanish for {msgid!r}")
+    if {message.id for message in _messages(catalogues["en"])} != in_template:
+        problems.append(f"{stale} (the English catalogue differs from messages.pot)")
+    return problems
+
+
+def _bundled_plugins() -> list[Path]:
+    return sorted(p for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").exists())
+
+
+def test_every_bundled_plugin_has_complete_catalogues_of_its_own() -> None:
+    problems = [
+        problem for folder in _bundled_plugins() for problem in _plugin_catalogue_problems(folder)
+    ]
+
+    assert problems == []
+
+
+def test_a_plugin_catalogue_check_finds_a_stale_template_and_missing_spanish(
+    tmp_path: Path,
+) -> None:
+    from babel.messages.pofile import write_po
+
+    plugin = tmp_path / "loyalty"
+    (plugin / "templates").mkdir(parents=True)
+    (plugin / "__init__.py").write_text('from portal.i18n import gettext as _\n_("Points")\n')
+    (plugin / "templates" / "panel.html").write_text('{{ _("Points this month") }}')
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "__init__.py").write_text("")
+
+    def write(folder: Path, name: str, messages: dict[str, str], locale: str | None) -> None:
+        catalogue = Catalog(locale=locale)
+        for msgid, msgstr in messages.items():
+            catalogue.add(msgid, msgstr)
+        target = folder / "translations" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as handle:
+            write_po(handle, catalogue)
+
+    write(plugin, "messages.pot", {"Points": ""}, None)  # the template's string is missing
+    write(plugin, "es/LC_MESSAGES/messages.po", {"Points": ""}, "es")
+    write(plugin, "en/LC_MESSAGES/messages.po", {"Points": ""}, "en")
+    for name, locale in (("messages.pot", None), ("es/LC_MESSAGES/messages.po", "es"),
+                         ("en/LC_MESSAGES/messages.po", "en")):  # fmt: skip
+        write(empty, name, {}, locale)
+
+    assert _plugin_catalogue_problems(plugin) == [
+        "loyalty: run scripts/update-catalogues (messages.pot does not match the sources)",
+        "loyalty: no Spanish for 'Points'",
+    ]
+    assert _plugin_catalogue_problems(empty) == []
+    assert _plugin_catalogue_problems(tmp_path) == [
+        f"{tmp_path.name}: run scripts/update-catalogues (no messages.pot)"
+    ]
 
 
 def test_template_plurals_keep_the_number_formatting_of_the_language(
@@ -323,6 +405,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
         f"/admin/profiles/{user.profile_id}",
         f"/admin/profiles/{user.profile_id}/delete",
         "/admin/audit",
+        "/admin/plugins",
         "/admin/users",
         "/admin/users/new",
         f"/admin/users/{user.id}",

@@ -153,7 +153,7 @@ def test_a_client_without_purchases_says_so(http: TestClient) -> None:
     assert "Estimated lifetime value" not in page
 
 
-def test_a_plugins_sales_are_added_and_replace_the_opportunity_they_settle(
+def test_client_sales_of_plugins_are_added_and_replace_the_opportunity_they_settle(
     http: TestClient, invoices: InvoicesLike
 ) -> None:
     team = _team("en")

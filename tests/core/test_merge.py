@@ -549,7 +549,7 @@ def plugin_http(settings: Settings) -> Iterator[tuple[TestClient, FieldWork]]:
     db.close()
 
 
-def test_plugin_rows_move_and_plugins_are_told(
+def test_client_merged_is_told_once_plugin_rows_moved(
     plugin_http: tuple[TestClient, FieldWork], caplog: pytest.LogCaptureFixture
 ) -> None:
     http, fieldwork = plugin_http

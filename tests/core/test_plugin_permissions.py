@@ -59,7 +59,9 @@ def plugin_http(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def test_a_plugin_tab_and_its_keys_appear_in_the_matrix(plugin_http: TestClient) -> None:
+def test_register_permission_tabs_and_their_keys_appear_in_the_matrix(
+    plugin_http: TestClient,
+) -> None:
     system = make_profile("Sistemas", kind="structural")
     sales = make_profile("Ventas")
     make_user("admin@example.com", system, is_admin=True, language="en")
@@ -83,7 +85,9 @@ def test_a_plugin_tab_and_its_keys_appear_in_the_matrix(plugin_http: TestClient)
     assert "billing.invoice_other" in read_grants(Profile.get_by_id(sales.id))
 
 
-def test_a_plugin_menu_entry_follows_its_key(plugin_http: TestClient) -> None:
+def test_register_permissions_menu_key_shows_its_entry_to_holders_only(
+    plugin_http: TestClient,
+) -> None:
     sales = make_profile("Ventas")
     make_user("rep@example.com", sales, language="en")
     log_in(plugin_http, "rep@example.com")

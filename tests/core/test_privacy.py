@@ -332,7 +332,7 @@ def _signed_in_person(http: TestClient) -> Client:
     return add_client(ana, "Lucía Gómez", kind="person", email="lucia@example.com")
 
 
-def test_plugins_add_to_the_copy_and_erase_their_part(
+def test_personal_data_of_plugins_joins_the_copy_and_they_erase_their_part(
     plugin_http: TestClient, plugin: InvoicesLike
 ) -> None:
     person = _signed_in_person(plugin_http)
@@ -345,7 +345,9 @@ def test_plugins_add_to_the_copy_and_erase_their_part(
 
 
 @pytest.mark.parametrize("plugin", [InvoicesLike(fail=True)])
-def test_a_failing_plugin_leaves_the_person_untouched(plugin_http: TestClient) -> None:
+def test_erase_personal_data_failing_in_a_plugin_leaves_the_person_untouched(
+    plugin_http: TestClient,
+) -> None:
     person = _signed_in_person(plugin_http)
     Contact.create(client=person, name="Lucía", email="lucia@example.com")
     with pytest.raises(RuntimeError):

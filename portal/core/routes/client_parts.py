@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal import events
 from portal.config import LANGUAGES
 from portal.core import consent, fields, lifecycle, purchases, restrictions, tagging
 from portal.core.clients import convert, delete_contact
@@ -20,6 +21,7 @@ from portal.database import db, utcnow
 from portal.i18n import current_zone, local_today
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
+from portal.web import contributions
 from portal.web.rendering import grants_of, render, see_other
 from portal.web.requests import (
     client_ip,
@@ -116,6 +118,7 @@ def detail_context(request: Request, client: Client, **extra: object) -> dict:
         "activity_form": {"kind": "call"},
         "activity_errors": {},
         "merged": False,
+        "panels": contributions.client_panels(request, client),
         **lifecycle_context(request, client),
         **client_panel(request, client),
         **extra,
@@ -257,10 +260,16 @@ async def activity_add(request: Request) -> Response:
         context = detail_context(request, client, activity_form=raw, activity_errors=errors)
         return render(request, "clients/detail.html", context, status_code=400)
     with db.atomic():
-        Activity.create(
+        activity = Activity.create(
             client=client, author=request.state.user, kind=kind,
             subject=subject, notes=notes, happened_at=happened_at,
         )  # fmt: skip
+        events.emit(
+            "activity_logged",
+            activity_id=activity.id,
+            client_id=client.id,
+            actor_id=request.state.user.id,
+        )
     return see_other(f"/clients/{client.id}#timeline")
 
 
@@ -268,9 +277,11 @@ async def activity_add(request: Request) -> Response:
 async def home(request: Request) -> Response:
     scope = scope_of(request)
     user = request.state.user
+    widgets = contributions.dashboard_widgets(request)
     if not grants_of(request).has("menu.clients"):
         # Client figures and activity belong to the Clients menu.
-        return render(request, "home.html", {"user": user, "clients_menu": False})
+        context = {"user": user, "clients_menu": False, "widgets": widgets}
+        return render(request, "home.html", context)
     mine = scope.clients(Client.select(Client.status, pw.fn.COUNT(Client.id).alias("n")))
     by_status = {row.status: row.n for row in mine.group_by(Client.status)}
     recent = list(
@@ -279,7 +290,13 @@ async def home(request: Request) -> Response:
         .order_by(Activity.id.desc())
         .limit(10)
     )
-    context = {"by_status": by_status, "recent": recent, "user": user, "clients_menu": True}
+    context = {
+        "by_status": by_status,
+        "recent": recent,
+        "user": user,
+        "clients_menu": True,
+        "widgets": widgets,
+    }
     return render(request, "home.html", context)
 
 

@@ -165,7 +165,7 @@ async def client_new(request: Request) -> Response:
     duplicates = _unconfirmed_duplicates(raw, form.values, scope)
     if duplicates:
         return _render_form(request, raw, {}, duplicates=duplicates, status_code=409)
-    client = clients.create_client(form)
+    client = clients.create_client(form, actor=request.state.user)
     return see_other(f"/clients/{client.id}")
 
 
