@@ -143,7 +143,7 @@ SKELETON["$package/__init__.py"] = '''\
 '''
 
 SKELETON["$package/plugin.py"] = '''\
-"""The hooks of $title: a menu entry with its permission and one page."""
+"""The hooks of $title: a menu entry, the permission that shows it, and one page."""
 
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ from starlette.routing import BaseRoute, Route
 
 from portal.config import Settings
 from portal.core.models import Client
-from portal.core.permissions import MENUS, Permission
+from portal.core.permissions import MenuEntry
 from portal.hookspecs import hookimpl
 from portal.i18n import N_
 from portal.web.rendering import render
@@ -166,9 +166,9 @@ HERE = Path(__file__).parent
 
 
 @hookimpl
-def register_permissions() -> list[Permission]:
-    # A key in the "menus" tab with a URL is also the navigation entry.
-    return [Permission(MENU_KEY, N_("$title"), MENUS, url="/$name", order=80)]
+def register_menu_entries() -> list[MenuEntry]:
+    # The key is also the permission a profile needs to see the entry.
+    return [MenuEntry(MENU_KEY, N_("$title"), url="/$name", order=80)]
 
 
 @hookimpl

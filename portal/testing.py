@@ -45,10 +45,12 @@ def settings_in(folder: Path, **changes: object) -> Settings:
 def portal_client(
     folder: Path, plugins: dict[str, object], **settings: object
 ) -> Iterator[TestClient]:
-    """A test client of the app with exactly `plugins` ({name: plugin}) registered.
+    """A test client of the app with `plugins` ({name: plugin}) registered.
 
-    The database is migrated with the core's migrations and the plugins' own,
-    as `cartera migrate` would; it is closed when the block ends.
+    Besides them, only the plugins bundled with Cartera are loaded, never other
+    installed packages; a misspelt hook is refused as at start-up. The
+    database is migrated with the core's migrations and every plugin's, as
+    `cartera migrate` would; it is closed when the block ends.
     """
     from starlette.testclient import TestClient
 
@@ -61,7 +63,6 @@ def portal_client(
     manager = build_manager(config, load_installed=False)
     for name, plugin in plugins.items():
         manager.register(plugin, name=name)
-    manager.check_pending()
     application = create_app(config, plugins=manager)
     migrate(db.obj, collect(manager.hook.register_migrations))
     try:
