@@ -21,6 +21,7 @@ from types import ModuleType
 import pytest
 from starlette.testclient import TestClient
 
+from portal import events, i18n
 from portal.app import create_app
 from portal.config import Settings
 from portal.core.models import Activity, AuditEntry, Client, Profile, User
@@ -72,15 +73,26 @@ def _forget(site: str) -> None:
 
 
 @pytest.fixture
-def http(settings: Settings, plugin: ModuleType) -> Iterator[TestClient]:
-    """The portal with the core's plugins and the installed example."""
+def http(
+    settings: Settings, plugin: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    """The portal with the bundled plugins and the installed example.
+
+    The app makes its plugins those of the whole process (events, catalogues);
+    they are handed back afterwards, so nothing later hears the example.
+    """
+    monkeypatch.setattr(events, "_manager", events._manager)  # put back at teardown
+    catalogues = i18n._plugin_catalogues
     manager = build_manager(settings, load_installed=False)
     manager.register(plugin, name="loyalty")
     application = create_app(settings, plugins=manager)
     migrate(db.obj, collect(manager.hook.register_migrations))
-    with TestClient(application, base_url="http://testserver") as client:
-        yield client
-    db.close()
+    try:
+        with TestClient(application, base_url="http://testserver") as client:
+            yield client
+    finally:
+        db.close()
+        i18n.use_plugin_catalogues(catalogues)
 
 
 def _migrate_in_subprocess(site: Path, data: Path, **env: str) -> set[str]:
@@ -249,3 +261,14 @@ def test_loyalty_speaks_spanish_from_its_own_catalogue(http: TestClient) -> None
 
     assert "<h1>Fidelización</h1>" in page
     assert "Ningún cliente tiene puntos todavía." in page
+
+
+def test_loyalty_leaves_nothing_behind_for_the_rest_of_the_suite(site: Path) -> None:
+    # Runs after the tests above (file order): what they loaded must be gone.
+    heard_by = events._manager.get_plugin("loyalty") if events._manager else None
+
+    assert not [name for name in sys.modules if name.startswith("cartera_loyalty")]
+    assert str(site) not in sys.path
+    assert not hasattr(Client, "loyalty_awards") and not hasattr(Activity, "loyalty_awards")
+    assert heard_by is None
+    assert not any("loyalty" in str(folder) for folder in i18n._plugin_catalogues)
