@@ -20,7 +20,7 @@ import pluggy
 
 from portal import hookspecs
 from portal.config import Settings
-from portal.core import purchases
+from portal.core import figures, purchases
 from portal.core.models import CORE_MODELS
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "cartera.plugins"
 DISTRIBUTION = "cartera"
 # Core features that answer hooks the way any plugin does.
-CORE_PLUGINS = (purchases,)
+CORE_PLUGINS = (purchases, figures)
 
 
 class PluginError(RuntimeError):

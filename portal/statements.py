@@ -14,6 +14,7 @@ from collections import namedtuple
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime
 from functools import cached_property, partial, wraps
+from operator import attrgetter
 from typing import Any
 
 import peewee as pw
@@ -69,20 +70,36 @@ def slots(name: str, count: int) -> list[Slot]:
     return [Slot(name, index) for index in range(count)]
 
 
-def _converter(node: pw.Node) -> Callable | None:
+def _converter(node: pw.Node) -> Callable[[Iterable], Iterable] | None:
+    """What turns a column of driver values into Python values, or None."""
     field = node.unwrap()
     if isinstance(field, pw.ForeignKeyField):
         field = field.rel_field
     if type(field) is pw.DateTimeField:
-        return partial(_datetime, field.python_value)
+        return partial(_datetimes, field.python_value)
     if isinstance(field, pw.Field) and not isinstance(field, _AS_RETURNED):
-        return field.python_value
+        return partial(map, field.python_value)
     return None
 
 
-def _datetime(fallback: Callable, value: Any) -> Any:
+_zone_of = attrgetter("tzinfo")
+
+
+def _datetimes(fallback: Callable, values: Iterable) -> Iterable:
     # SQLite answers the text peewee stored; fromisoformat reads it in C, where
-    # peewee tries its formats through strptime. A list converts one a row.
+    # peewee tries its formats through strptime. A whole column of naive times
+    # goes through in C; anything else (PostgreSQL's datetimes, NULLs, offsets)
+    # takes the cell-by-cell way.
+    try:
+        parsed = list(map(datetime.fromisoformat, values))
+    except (TypeError, ValueError):
+        return map(partial(_datetime, fallback), values)
+    if any(map(_zone_of, parsed)):
+        return map(partial(_datetime, fallback), values)
+    return parsed
+
+
+def _datetime(fallback: Callable, value: Any) -> Any:
     if type(value) is str:
         try:
             parsed = datetime.fromisoformat(value)
@@ -119,6 +136,11 @@ class Statement:
         """The row type of `rows()`, named after the columns (aliases win)."""
         return namedtuple("Row", [_column_name(node) for node in self._columns])
 
+    @cached_property
+    def _make_row(self) -> Callable[[tuple], tuple]:
+        # What Row._make does, without its Python frame: a list makes 50 rows.
+        return partial(tuple.__new__, self.Row)
+
     def bind(self, values: Mapping[str, Any]) -> list[Any]:
         params = list(self._params)
         for i in self._open:
@@ -143,7 +165,7 @@ class Statement:
         # costs a Python step per row and per converted cell.
         columns: list[Iterable] = list(zip(*rows, strict=True))
         for i, converter in self._convert:
-            columns[i] = map(converter, columns[i])
+            columns[i] = converter(columns[i])
         return list(zip(*columns, strict=True))
 
     def tuples(self, **values: Any) -> list[tuple]:
@@ -151,7 +173,7 @@ class Statement:
 
     def rows(self, **values: Any) -> list[tuple]:
         """Named rows, with one row type per statement rather than per execution."""
-        return list(map(self.Row._make, self._fetch(values)))
+        return list(map(self._make_row, self._fetch(values)))
 
     def scalar(self, **values: Any) -> Any:
         row = self.execute(**values).fetchone()

@@ -24,7 +24,7 @@ from portal.core.models import Profile, User
 from portal.core.permissions import read_grants, write_grants
 from portal.database import db, open_database
 from portal.migrations import migrate
-from portal.plugins import build_manager
+from portal.plugins import build_manager, collect
 
 PASSWORD = "correct horse battery"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -157,8 +157,10 @@ def settings(tmp_path: Path, database_url: str, smtp_server: tuple[str, Mailbox]
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[object]:
-    application = create_app(settings, plugins=build_manager(settings, load_installed=False))
-    migrate(db.obj)
+    manager = build_manager(settings, load_installed=False)
+    application = create_app(settings, plugins=manager)
+    # As `cartera migrate` does: the bundled plugins' tables too.
+    migrate(db.obj, collect(manager.hook.register_migrations))
     yield application
     db.close()
 
@@ -175,7 +177,7 @@ def client_with_plugin(settings: Settings, plugin: object, name: str) -> Iterato
     manager = build_manager(settings, load_installed=False)
     manager.register(plugin, name=name)
     application = create_app(settings, plugins=manager)
-    migrate(db.obj)
+    migrate(db.obj, collect(manager.hook.register_migrations))
     with TestClient(application, base_url="http://testserver") as client:
         yield client
     db.close()

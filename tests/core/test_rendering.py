@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from urllib.parse import urlencode
 
 import jinja2
 import markupsafe
 import pytest
 from starlette.testclient import TestClient
 
+from portal import i18n
 from portal.config import Settings
-from portal.web.rendering import build_environment, escape
+from portal.web.labels import label, labels
+from portal.web.rendering import build_environment, escape, query_string
 
 
 class _Shown:
@@ -112,3 +115,42 @@ def test_pages_and_static_files_are_compressed(http: TestClient) -> None:
     # Compressed once, by the static files' own middleware: the outer one
     # leaves a response that already has a Content-Encoding alone.
     assert gzip.decompress(raw) == static.read_bytes()
+
+
+def test_a_compressed_page_reads_as_the_plain_one(http: TestClient) -> None:
+    # Pages go through ISA-L's deflate (portal/web/compression.py): any gzip
+    # reader must get back the very bytes the page has without compression.
+    plain = http.get("/login", headers={"accept-encoding": "identity"})
+    with http.stream("GET", "/login", headers={"accept-encoding": "gzip"}) as answer:
+        raw = b"".join(answer.iter_raw())
+
+    assert "content-encoding" not in plain.headers
+    assert answer.headers["content-encoding"] == "gzip"
+    assert int(answer.headers["content-length"]) == len(raw) < len(plain.content)
+    assert gzip.decompress(raw) == plain.content
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": "garcía & hijos", "sort": "city"},
+        {"after": "WyJh/Ig=="},
+        [("tag", "1"), ("tag", "2")],
+        {"ids": ["1", "2"]},
+    ],
+)
+def test_remembered_query_strings_read_as_urlencode(params: object) -> None:
+    for _twice in range(2):
+        assert query_string(params) == urlencode(params)
+
+
+def test_a_status_name_is_looked_up_in_the_language_and_unknown_codes_show_as_they_are() -> None:
+    token = i18n.current_language.set("en")
+    try:
+        names = labels("status")
+        assert (names["lead"], names["customer"]) == ("Lead", "Customer")
+        assert names["archived"] == "archived"
+        assert names["archived"] == label("archived", "status")
+    finally:
+        i18n.current_language.reset(token)

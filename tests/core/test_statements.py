@@ -7,6 +7,7 @@ from datetime import datetime
 import peewee as pw
 import pytest
 
+from portal import statements
 from portal.core.models import Client, Profile, User
 from portal.statements import Slot, compiled, slots
 from tests.conftest import make_profile, make_user
@@ -81,3 +82,24 @@ def test_a_statement_counts_and_reads_scalars(people: list[User]) -> None:
 
     assert users_below(len(profiles)).scalar(p=profiles) == 3
     assert users_below(0).scalar(p=[]) == 0
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        ("2026-03-01 08:30:15.250000", "2026-03-01 08:30:15", "2026-03-01"),
+        ("2026-03-01 08:30:15", None),
+        ("2026-03-01 08:30:15", "2026-03-01 08:30:15+02:00"),
+        ("2026-03-01 08:30:15", "1 March 2026"),
+        (datetime(2026, 3, 1, 8, 30), datetime(2026, 3, 2)),
+    ],
+)
+def test_a_column_of_times_reads_as_each_cell_alone(column: tuple) -> None:
+    # A list's times are read a column at a time; a column the quick way cannot
+    # read (NULLs, offsets, another format, the driver's own datetimes) must
+    # still come out exactly as peewee reads each value.
+    python_value = pw.DateTimeField().python_value
+
+    read = list(statements._datetimes(python_value, column))
+
+    assert read == [python_value(value) for value in column]

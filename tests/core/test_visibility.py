@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from types import SimpleNamespace
 
 import peewee as pw
@@ -24,6 +25,8 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from starlette.testclient import TestClient
 
+from plugins.objectives import plugin as objectives_plugin
+from plugins.objectives.models import Objective
 from portal.core import leads
 from portal.core import tasks as task_rules
 from portal.core.models import (
@@ -59,8 +62,9 @@ STATUSES = ("lead", "prospect", "customer")
 FUNCTION_FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 # Children before parents, so no foreign key refuses a delete.
 RESET_ORDER = (
-    LeadSubmission, WebForm, Task, StageChange, Opportunity, ConsentRecord, Suppression,
-    AuditEntry, Activity, Contact, Client, UserSession, LoginFailure, User, Profile,
+    Objective, LeadSubmission, WebForm, Task, StageChange, Opportunity, ConsentRecord,
+    Suppression, AuditEntry, Activity, Contact, Client, UserSession, LoginFailure, User,
+    Profile,
 )  # fmt: skip
 
 
@@ -223,8 +227,16 @@ def clear_tables() -> None:
         model.delete().execute()
 
 
-# What every generated profile holds: the baseline, and the GDPR pages.
-GRANTS = json.dumps({**json.loads(BASELINE_GRANTS), "clients.gdpr": "", "clients.bulk": ""})
+# What every generated profile holds: the baseline, the GDPR pages, and objectives.
+GRANTS = json.dumps(
+    {
+        **json.loads(BASELINE_GRANTS),
+        "clients.gdpr": "",
+        "clients.bulk": "",
+        "menu.objectives": "",
+        "objectives.manage": "",
+    }
+)
 
 
 def build(world: World) -> list[User]:
@@ -287,7 +299,8 @@ def build(world: World) -> list[User]:
 @pytest.fixture
 def database(database_url: str) -> Iterator[pw.Database]:
     database = open_database(database_url)
-    migrate(database)
+    # The bundled objectives plugin's table too: clear_tables empties it.
+    migrate(database, objectives_plugin.register_migrations())
     yield database
     database.close()
 
@@ -736,10 +749,77 @@ def check_tasks(http: TestClient, user: User, csrf: str) -> None:
     assert list(Task.select().order_by(Task.id).dicts()) == before
 
 
+def expected_objectives(user: User) -> set[int]:
+    """Ids of the objectives `user` sees: a person's as if it were a record they own,
+    a profile's when the profile lies below the user's (or the one an assistant serves)."""
+    profiles = {profile.id: profile for profile in Profile.select()}
+    objectives = list(Objective.select())
+    personal = [
+        SimpleNamespace(id=o.id, owner_id=o.user_id, visible_to_all=False)
+        for o in objectives
+        if o.user_id is not None
+    ]
+    seen = expected_visible(user, profiles.values(), list(User.select()), personal)
+    seen |= {o.id for o in objectives if o.user_id == user.id}
+    mine = profiles[user.profile_id]
+
+    def at_or_below(profile_id: int, top: int | None) -> bool:
+        current: int | None = profile_id
+        while current is not None:
+            if current == top:
+                return True
+            current = profiles[current].parent_id
+        return False
+
+    for o in objectives:
+        if o.profile_id is None:
+            continue
+        if mine.kind == "structural":
+            seen.add(o.id)
+        elif mine.is_assistant:
+            if mine.parent_id is not None and at_or_below(o.profile_id, mine.parent_id):
+                seen.add(o.id)
+        elif o.profile_id != mine.id and at_or_below(o.profile_id, mine.id):
+            seen.add(o.id)
+    return seen
+
+
+def add_objectives() -> None:
+    """One objective for March 2025 per person and per profile."""
+    for user in User.select():
+        Objective.create(user=user, period="month", starts_on=date(2025, 3, 1),
+                         metric="opportunities.won_value", target=Decimal(1))  # fmt: skip
+    for profile in Profile.select():
+        Objective.create(profile=profile, period="month", starts_on=date(2025, 3, 1),
+                         metric="opportunities.won_value", target=Decimal(1))  # fmt: skip
+
+
+def check_objectives(http: TestClient, user: User, csrf: str) -> None:
+    """The objectives page and widget list what the reference allows; others answer 404."""
+    expected = expected_objectives(user)
+    page = http.get("/objectives?period=2025-03&team=all").text
+    assert {int(k) for k in re.findall(r'id="objective-(\d+)"', page)} == expected, user.email
+    widget = http.get("/objectives/widget", headers={"HX-Request": "true"}).text
+    own = {o.id for o in Objective.select().where(Objective.user == user)}
+    assert {int(k) for k in re.findall(r'id="objective-(\d+)"', widget)} <= own
+
+    before = list(Objective.select().order_by(Objective.id).dicts())
+    every = {o["id"] for o in before}
+    for key in sorted(every - expected)[:3]:
+        for action in ("edit", "delete", "split"):
+            path = f"/objectives/{key}/{action}"
+            assert http.get(path).status_code == 404, (user.email, path)
+            form = {"csrf_token": csrf, "mode": "even", "target": "5", "who": f"user:{user.id}"}
+            answer = http.post(path, data=form, follow_redirects=False)
+            assert answer.status_code == 404, (user.email, path)
+    assert list(Objective.select().order_by(Objective.id).dicts()) == before
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=FUNCTION_FIXTURE)
 @given(world=worlds(max_clients=30))
 def test_every_verb_over_http_matches_reference(http: TestClient, world: World) -> None:
     users = build(world)
+    add_objectives()
     for index, user in enumerate(users):
         http.cookies.clear()
         log_in(http, user.email)
@@ -756,6 +836,7 @@ def test_every_verb_over_http_matches_reference(http: TestClient, world: World) 
         for key in sorted(visible)[:1] + sorted(visible - changeable)[:1]:
             check_acceptance(http, key, csrf, key in changeable)
         check_tasks(http, user, csrf)
+        check_objectives(http, user, csrf)
 
     if visible:
         # Deleting last, so earlier users still had every client to look at.

@@ -1,0 +1,1 @@
+"""The plugin's numbered migrations (`NNNN_name.py`), each with its own frozen definitions."""

@@ -1,0 +1,382 @@
+"""The objectives pages over HTTP: reading, setting, splitting, permissions, audit."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from decimal import Decimal
+from types import SimpleNamespace
+
+from starlette.testclient import TestClient
+
+from plugins.objectives.models import Objective
+from plugins.objectives.periods import MONTH, Period
+from portal.core.models import AuditEntry, Profile
+from portal.i18n import local_today
+from tests.conftest import count_queries, log_in, make_user, post_form
+from tests.plugins.objectives.conftest import MARCH
+
+WON = "opportunities.won_value"
+
+
+def objective(who: object, target: str, *, start: date = MARCH, **extra: object) -> Objective:
+    owner = {"profile": who} if isinstance(who, Profile) else {"user": who}
+    return Objective.create(
+        **owner, period=MONTH, starts_on=start, metric=WON, target=Decimal(target), **extra
+    )
+
+
+def rows(html: str) -> list[str]:
+    """The team table's rows, as text without tags."""
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in html else ""
+    found = []
+    for row in body.split("<tr")[1:]:
+        text = re.sub(r"<[^>]+>", " ", "<tr" + row)
+        found.append(re.sub(r"\s+", " ", text).strip())
+    return found
+
+
+def test_a_salesperson_sees_where_they_stand(web: TestClient, company: SimpleNamespace) -> None:
+    objective(company.ana, "2000.00")
+    log_in(web, "ana@example.com")
+
+    page = web.get("/objectives?period=2025-03")
+
+    assert page.status_code == 200
+    assert "Where I stand" in page.text
+    assert "<svg" in page.text and 'class="objective-chart"' in page.text
+    assert "50 % attained" in page.text
+    assert "€1,000.00 of €2,000.00" in page.text
+    assert "My team" not in page.text
+
+
+def test_a_manager_sees_the_team_rolled_up_and_ranked(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    objective(company.north, "3400.00")
+    objective(company.ana, "2000.00")
+    objective(company.bea, "500.00")
+    objective(company.carl, "1000.00")  # the other team's
+    log_in(web, "north@example.com")
+
+    page = web.get("/objectives?period=2025-03").text
+
+    # Own 200 plus Ana's 1,000 and Bea's 500.
+    assert "€1,700.00 of €3,400.00" in page
+    assert "Of which your team" in page and "€1,500.00" in page
+    ranked = rows(page)
+    assert [row.split()[1] for row in ranked] == ["Bea", "Ana"]
+    assert "100 %" in ranked[0] and "50 %" in ranked[1]
+    assert "Carl" not in page
+
+
+def test_a_top_manager_sees_each_sub_manager_rolled_up(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    objective(company.north, "1700.00")
+    objective(company.south, "14000.00")
+    log_in(web, "cmo@example.com")
+
+    ranked = rows(web.get("/objectives?period=2025-03").text)
+
+    assert ranked[0].startswith("1 North") and "with their team" in ranked[0]
+    assert "100 %" in ranked[0] and "€1,700.00" in ranked[0]
+    assert ranked[1].startswith("2 South") and "50 %" in ranked[1]
+
+
+def test_a_profile_objective_counts_its_holders_together(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    objective(company.north_sales, "3000.00")
+    log_in(web, "north@example.com")
+
+    (row,) = rows(web.get("/objectives?period=2025-03").text)
+
+    assert "North sales" in row and "50 %" in row and "€1,500.00" in row
+
+
+def test_the_selectors_swap_only_the_results(web: TestClient, company: SimpleNamespace) -> None:
+    objective(company.ana, "2000.00")
+    log_in(web, "north@example.com")
+
+    fragment = web.get("/objectives?period=2025-03", headers={"HX-Request": "true"})
+
+    assert fragment.text.lstrip().startswith('<div id="results">')
+    assert "<html" not in fragment.text and "Ana" in fragment.text
+    assert "HX-Request" in fragment.headers["vary"]
+    # Past periods stay listed in the selector, without JavaScript.
+    page = web.get("/objectives").text
+    assert '<option value="2025-03"' in page
+
+
+def test_setting_an_objective_needs_the_csrf_token_and_is_audited(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    log_in(web, "north@example.com")
+    fields = {"who": f"user:{company.ana.id}", "period": "2025-03", "metric": WON}
+
+    refused = web.post("/objectives/new", data={**fields, "target": "2000"})
+    assert refused.status_code == 403
+    assert Objective.select().count() == 0
+
+    done = post_form(web, "/objectives/new", {**fields, "target": "2.000,50"})
+
+    assert done.status_code == 303
+    saved = Objective.get()
+    assert (saved.user_id, saved.target, saved.starts_on) == (
+        company.ana.id,
+        Decimal("2000.50"),
+        MARCH,
+    )
+    entry = AuditEntry.get(AuditEntry.action == "objectives.objective.created")
+    assert entry.actor_id == company.north.id
+    assert json.loads(entry.after) == {
+        "metric": WON,
+        "period": "2025-03",
+        "target": "2000.50",
+        "who": "Ana",
+    }
+
+
+def test_bad_values_are_explained_at_their_field(web: TestClient, company: SimpleNamespace) -> None:
+    log_in(web, "north@example.com")
+
+    answer = post_form(
+        web,
+        "/objectives/new",
+        {"who": f"user:{company.carl.id}", "period": "2025-14", "metric": "nope", "target": "x"},
+    )
+
+    assert answer.status_code == 400
+    for name in ("who", "period", "metric", "target"):
+        assert f'id="e-{name}"' in answer.text, name
+    assert "Choose a person or a profile of your team." in answer.text
+    zero = post_form(
+        web,
+        "/objectives/new",
+        {"who": f"user:{company.ana.id}", "period": "2025-03", "metric": WON, "target": "0"},
+    )
+    assert "The target must be greater than zero." in zero.text
+    counted = post_form(
+        web,
+        "/objectives/new",
+        {
+            "who": f"user:{company.ana.id}",
+            "period": "2025-03",
+            "metric": "opportunities.won_count",
+            "target": "2.5",
+        },
+    )
+    assert "write a whole number" in counted.text
+    assert Objective.select().count() == 0
+
+
+def test_a_second_objective_for_the_same_measure_and_period_is_refused(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    objective(company.ana, "2000.00")
+    log_in(web, "north@example.com")
+
+    answer = post_form(
+        web,
+        "/objectives/new",
+        {"who": f"user:{company.ana.id}", "period": "2025-03", "metric": WON, "target": "10"},
+    )
+
+    assert answer.status_code == 400 and 'id="e-metric"' in answer.text
+    assert Objective.select().count() == 1
+
+
+def test_changing_and_deleting_are_audited_and_deleting_asks_first(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    target = objective(company.ana, "2000.00")
+    log_in(web, "north@example.com")
+
+    changed = post_form(
+        web,
+        f"/objectives/{target.id}/edit",
+        {"who": f"user:{company.ana.id}", "period": "2025-03", "metric": WON, "target": "2500"},
+    )
+    assert changed.status_code == 303
+    entry = AuditEntry.get(AuditEntry.action == "objectives.objective.changed")
+    assert json.loads(entry.before) == {"target": "2000.00"}
+    assert json.loads(entry.after) == {"target": "2500.00"}
+
+    confirm = web.get(f"/objectives/{target.id}/delete")
+    assert confirm.status_code == 200 and "Yes, delete" in confirm.text
+    assert Objective.select().count() == 1
+    gone = post_form(web, f"/objectives/{target.id}/delete")
+    assert gone.status_code == 303
+    assert Objective.select().count() == 0
+    deleted = AuditEntry.get(AuditEntry.action == "objectives.objective.deleted")
+    assert json.loads(deleted.before)["target"] == "2500.00"
+
+
+def test_an_even_split_adds_up_to_the_cent(web: TestClient, company: SimpleNamespace) -> None:
+    third = make_user("cris@example.com", company.north_sales, language="en")
+    whole = objective(company.north, "100.00")
+    log_in(web, "north@example.com")
+
+    form = web.get(f"/objectives/{whole.id}/split")
+    assert form.status_code == 200
+    assert all(name in form.text for name in ("Ana", "Bea", "Cris"))
+    done = post_form(web, f"/objectives/{whole.id}/split", {"mode": "even"})
+
+    assert done.status_code == 303
+    shares = {o.user_id: o.target for o in Objective.select().where(Objective.parent == whole)}
+    assert shares == {
+        company.ana.id: Decimal("33.34"),
+        company.bea.id: Decimal("33.33"),
+        third.id: Decimal("33.33"),
+    }
+    assert (
+        AuditEntry.select().where(AuditEntry.action == "objectives.objective.created").count() == 3
+    )
+
+
+def test_a_split_by_hand_must_add_up_to_the_objective(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    whole = objective(company.north_sales, "1000.00")
+    log_in(web, "north@example.com")
+    path = f"/objectives/{whole.id}/split"
+
+    wrong = post_form(
+        web,
+        path,
+        {"mode": "hand", f"share-{company.ana.id}": "600", f"share-{company.bea.id}": "300"},
+    )
+    assert wrong.status_code == 400
+    assert "The shares add up to 900, but the objective is 1,000" in wrong.text
+    bad = post_form(
+        web, path, {"mode": "hand", f"share-{company.ana.id}": "-5", f"share-{company.bea.id}": "x"}
+    )
+    assert f'id="e-share-{company.ana.id}"' in bad.text
+    assert f'id="e-share-{company.bea.id}"' in bad.text
+    assert Objective.select().count() == 1
+
+    right = post_form(
+        web,
+        path,
+        {"mode": "hand", f"share-{company.ana.id}": "700", f"share-{company.bea.id}": "300"},
+    )
+    assert right.status_code == 303
+    shares = {o.user_id: o.target for o in Objective.select().where(Objective.parent == whole)}
+    assert shares == {company.ana.id: Decimal("700.00"), company.bea.id: Decimal("300.00")}
+
+
+def test_without_the_manage_key_nothing_can_be_set(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    own = objective(company.ana, "2000.00")
+    log_in(web, "ana@example.com")
+
+    assert web.get("/objectives/new").status_code == 403
+    assert post_form(web, "/objectives/new", {"who": f"user:{company.ana.id}"}).status_code == 403
+    assert web.get(f"/objectives/{own.id}/edit").status_code == 403
+    assert post_form(web, f"/objectives/{own.id}/delete").status_code == 403
+    assert Objective.select().count() == 1
+
+
+def test_a_manager_may_not_set_their_own_objective(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    own = objective(company.north, "2000.00")
+    log_in(web, "north@example.com")
+
+    assert web.get(f"/objectives/{own.id}/edit").status_code == 403
+    choices = web.get("/objectives/new").text
+    assert f'value="user:{company.north.id}"' not in choices
+    assert f'value="user:{company.ana.id}"' in choices
+
+
+def test_without_the_menu_entry_the_pages_are_closed(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    Profile.update(grants="{}").where(Profile.id == company.north_sales.id).execute()
+    log_in(web, "ana@example.com")
+
+    assert web.get("/objectives").status_code == 403
+    assert web.get("/objectives/widget").status_code == 403
+
+
+def test_the_widget_shows_my_current_objectives_with_the_team_part(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    today = local_today()
+    company.won(company.ana, "300.00", today)
+    objective(company.north, "1000.00", start=Period.containing(MONTH, today).start)
+    objective(company.ana, "10.00")  # a past month: not on the widget
+    log_in(web, "north@example.com")
+
+    widget = web.get("/objectives/widget", headers={"HX-Request": "true"}).text
+    # Without JavaScript, the home page's link opens it as a page of its own.
+    assert "<html" in web.get("/objectives/widget").text
+
+    assert "<html" not in widget
+    assert "objective-chart--compact" in widget
+    assert "30 % attained" in widget
+    assert "Of which your team" in widget and "€300.00" in widget
+    assert "Ana" not in widget
+
+
+def test_queries_stay_constant_as_the_team_grows(web: TestClient, company: SimpleNamespace) -> None:
+    objective(company.cmo, "5000.00")
+    objective(company.north, "5000.00", start=Period.containing(MONTH, local_today()).start)
+    log_in(web, "cmo@example.com")
+
+    def counts() -> tuple[int, int]:
+        with count_queries() as page:
+            assert web.get("/objectives?period=2025-03").status_code == 200
+        with count_queries() as widget:
+            assert web.get("/objectives/widget").status_code == 200
+        return len(page), len(widget)
+
+    before = counts()
+    for number in range(12):
+        person = make_user(f"extra{number}@example.com", company.south_sales)
+        company.won(person, "10.00", date(2025, 3, 20))
+        objective(person, "100.00")
+    assert counts() == before
+
+
+def test_the_team_is_one_level_down_unless_everyone_is_asked_for(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    objective(company.north, "1700.00")
+    objective(company.ana, "1000.00")
+    log_in(web, "cmo@example.com")
+
+    direct = rows(web.get("/objectives?period=2025-03").text)
+    everyone = rows(web.get("/objectives?period=2025-03&team=all").text)
+
+    assert [row.split()[1] for row in direct] == ["North"]
+    assert [row.split()[1] for row in everyone] == ["Ana", "North"]
+
+
+def test_a_top_manager_does_not_see_their_own_profiles_objective(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    """Their scope leaves nobody out, yet their own profile is not below them."""
+    cmo_profile = Profile.get(Profile.name == "CMO")
+    own = objective(cmo_profile, "100.00")
+    log_in(web, "cmo@example.com")
+
+    assert f'id="objective-{own.id}"' not in web.get("/objectives?period=2025-03&team=all").text
+    assert web.get(f"/objectives/{own.id}/edit").status_code == 404
+
+
+def test_the_menu_entry_and_the_home_widget_follow_the_key(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    log_in(web, "ana@example.com")
+    home = web.get("/").text
+    assert 'href="/objectives"' in home
+    assert 'hx-get="/objectives/widget"' in home
+
+    Profile.update(grants="{}").where(Profile.id == company.north_sales.id).execute()
+    home = web.get("/").text
+    assert 'href="/objectives"' not in home
+    assert "/objectives/widget" not in home
