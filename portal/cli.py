@@ -321,5 +321,26 @@ def worker(workers: int) -> None:
     queue.create_consumer(workers=workers, worker_type="thread").run()
 
 
+@main.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to write the cartera-NAME folder.",
+)
+def new_plugin(name: str, directory: Path) -> None:
+    """Write the skeleton of an installable plugin package named NAME."""
+    from portal.scaffold import ScaffoldError, write_skeleton
+
+    try:
+        target = write_skeleton(name, directory)
+    except ScaffoldError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Plugin skeleton written to {target}.")
+    click.echo(f"Next: pip install -e '{target}[test]' && pytest {target}")
+
+
 if __name__ == "__main__":
     main()

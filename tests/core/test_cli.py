@@ -31,7 +31,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_every_command_has_help(run) -> None:
     commands = [
         "init", "serve", "demo", "migrate", "createuser", "import", "import clients",
-        "import contacts", "worker",
+        "import contacts", "worker", "new-plugin",
     ]  # fmt: skip
     for command in commands:
         result = run(*command.split(), "--help")

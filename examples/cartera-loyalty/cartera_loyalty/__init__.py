@@ -1,0 +1,1 @@
+"""Loyalty points for clients: an example Cartera plugin (hooks in `plugin.py`)."""
