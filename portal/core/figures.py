@@ -110,12 +110,7 @@ def new_customers(
 
 
 def activities(scope: Scope, start: date, end: date, keys: tuple[str, ...]) -> Iterator[DailyTotal]:
-    """Calls and visits, for their author, on the local day they happened.
-
-    TODO: no index leads from an author or a time to activities (only the
-    client's does), so a sales head's query reads the whole table; an index
-    on (author, happened_at) needs a core migration, left for the reports work.
-    """
+    """Calls and visits, for their author, on the local day they happened."""
     kinds = [kind for kind, key in _ACTIVITY_MEASURES.items() if key in keys]
     since, until = utc_span(start, end)
     day = local_date(Activity.happened_at, since, until)

@@ -189,7 +189,10 @@ class Activity(BaseModel):
 
     class Meta:
         table_name = "activity"
-        indexes = ((("client", "happened_at"), False),)
+        indexes = (
+            (("client", "happened_at"), False),
+            (("author", "happened_at"), False),
+        )
 
 
 class AuditEntry(BaseModel):
