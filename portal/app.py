@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from portal import events, i18n, jobs
+from portal.assets import asset_folder
 from portal.config import Settings
 from portal.core import importer, notifications, outbox, reports
 from portal.core.permissions import Registry
@@ -51,7 +52,7 @@ from portal.web.rendering import build_environment
 
 logger = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parents[1] / "static"
+STATIC = asset_folder("static")
 
 
 def create_app(

@@ -19,11 +19,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from portal import i18n
+from portal.assets import asset_folder
 from portal.core.fields import display_phone
 from portal.core.permissions import Grants
 from portal.web.labels import label, labels
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = asset_folder("templates")
 
 
 # markupsafe's C escaper; `escape` wraps it in a Markup built in Python.
