@@ -3,6 +3,10 @@
 A viewer sees the objectives of the people their scope covers (themselves
 included) and of the profiles below theirs; `objectives.manage` lets them set
 and split those, except their own; administrators may set their own too.
+Assistants never set objectives, even holding the key: their scope is the
+profile they serve, which would let them set their own manager's. An
+assistant profile and its holders never get objectives or shares: they own
+nothing that could count towards one.
 Administrators see figures through their scope like everyone else: their
 profile (structural for a back office) decides what they see, as for clients.
 Anything else answers 404, as an out-of-scope client does.
@@ -27,7 +31,7 @@ class Access:
         self.user = user
         self.scope = scope
         self.grants = grants
-        self.manages = grants.has(MANAGE)
+        self.manages = grants.has(MANAGE) and not scope.tree.assistant.get(user.profile_id)
         self._team: Team | None = None
 
     @property
@@ -72,12 +76,16 @@ class Access:
     def may_set_user(self, user_id: int) -> bool:
         if not self.manages:
             return False
+        profile = self.team().profile_of.get(user_id)
+        if profile is not None and self.scope.tree.assistant.get(profile):
+            return False
         if user_id == self.user.id:
             return self.user.is_admin
         return self.sees_user(user_id)
 
     def may_set_profile(self, profile_id: int) -> bool:
-        return self.manages and self.sees_profile(profile_id)
+        assistant = self.scope.tree.assistant.get(profile_id)
+        return self.manages and not assistant and self.sees_profile(profile_id)
 
     def may_manage(self, objective: Objective) -> bool:
         if objective.user_id is not None:
@@ -98,7 +106,7 @@ class Access:
         if not self.manages:
             return []
         tree = self.scope.tree
-        ids = [p for p in tree.kind if self.may_set_profile(p) and not tree.assistant.get(p)]
+        ids = [p for p in tree.kind if self.may_set_profile(p)]
         if not ids:
             return []
         rows = Profile.select(Profile.id, Profile.name).where(Profile.id.in_(ids)).tuples()

@@ -19,7 +19,7 @@ from plugins.objectives.models import Objective
 from plugins.objectives.periods import KIND_LABELS, KINDS, Period
 from plugins.objectives.standing import Figures, Standing, stand
 from portal.core.reports import COUNT, DailyTotal, Measure, Sources, daily_totals
-from portal.i18n import current_language, local_today
+from portal.i18n import current_language, format_number, local_today
 from portal.i18n import gettext as _
 from portal.web.rendering import grants_of, render, see_other
 from portal.web.requests import client_ip, form_values, permission_required, scope_of
@@ -127,6 +127,7 @@ def board(
         "mine": [standing(o, True) for o in mine],
         "team": ranked,
         "today": today,
+        "drift": targets.drift(shown),
     }
 
 
@@ -212,17 +213,24 @@ async def widget(request: Request) -> Response:
 # -- changing ----------------------------------------------------------------------
 
 
-def _period_options(today: date) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Last year, this year and next, grouped by kind, for the form's select."""
-    years = (today.year - 1, today.year, today.year + 1)
+def _period_options(
+    today: date, kept: Period | None = None
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Last year, this year and next, grouped by kind, for the form's select.
+
+    An objective being changed keeps its own period among them.
+    """
     groups = []
     for kind in KINDS:
-        periods = []
-        for year in years:
+        periods = [kept] if kept is not None and kept.kind == kind else []
+        for year in targets.offered(today):
             day = date(year, 1, 1)
             while day.year == year:
-                periods.append(Period.containing(kind, day))
-                day = periods[-1].end + timedelta(days=1)
+                period = Period.containing(kind, day)
+                if period != kept:
+                    periods.append(period)
+                day = period.end + timedelta(days=1)
+        periods.sort()
         groups.append((KIND_LABELS[kind], [(p.token, p.label()) for p in periods]))
     return groups
 
@@ -238,9 +246,13 @@ def _form(
         "form": form,
         "errors": errors,
         "objective": objective,
+        "drift": targets.drift([objective]) if objective else {},
+        "unit": _measure(_sources(request), objective.metric).unit if objective else "",
         "people": access.people_to_set(),
         "profiles": access.profiles_to_set(),
-        "periods": _period_options(local_today()),
+        "periods": _period_options(
+            local_today(), Period(objective.period, objective.starts_on) if objective else None
+        ),
         "measures": [(m.key, m.label) for m in _sources(request).measures()],
     }
     status = 400 if errors else 200
@@ -265,7 +277,7 @@ async def new(request: Request) -> Response:
         }
         return _form(request, form, {})
     raw = await form_values(request)
-    values = targets.read_form(raw, access, _sources(request))
+    values = targets.read_form(raw, access, _sources(request), local_today())
     if isinstance(values, dict):
         return _form(request, raw, values)
     user = request.state.user
@@ -293,7 +305,8 @@ def _as_form(objective: Objective) -> dict[str, str]:
         "who": who,
         "period": Period(objective.period, objective.starts_on).token,
         "metric": objective.metric,
-        "target": str(objective.target),
+        # As the user writes numbers, so that saving unchanged reads it back.
+        "target": format_number(objective.target),
     }
 
 
@@ -304,7 +317,8 @@ async def edit(request: Request) -> Response:
         return _form(request, _as_form(objective), {}, objective)
     access = _access(request)
     raw = await form_values(request)
-    values = targets.read_form(raw, access, _sources(request))
+    kept = Period(objective.period, objective.starts_on)
+    values = targets.read_form(raw, access, _sources(request), local_today(), kept)
     if isinstance(values, dict):
         return _form(request, raw, values, objective)
     was = _name_of(access, targets.current(objective))
@@ -340,9 +354,9 @@ async def split(request: Request) -> Response:
     team = access.team()
     people = [p for p in team.directly_below(objective) if access.may_set_user(p)]
     measure = _measure(_sources(request), objective.metric)
-    even = targets.even_shares(objective, people)
+    even = targets.even_shares(objective, people, measure.unit)
     errors: dict[str, str] = {}
-    form = {f"share-{p}": str(share) for p, share in even.items()}
+    form = {f"share-{p}": format_number(share) for p, share in even.items()}
     if request.method == "POST":
         raw = await form_values(request)
         shares = targets.read_shares(raw, objective, people, measure.unit)
@@ -363,6 +377,7 @@ async def split(request: Request) -> Response:
         "form": form,
         "errors": errors,
         "is_count": measure.unit == COUNT,
+        "drift": targets.drift([objective]),
     }
     return render(request, "objectives/split.html", context, status_code=400 if errors else 200)
 

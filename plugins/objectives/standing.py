@@ -154,19 +154,20 @@ def percent(actual: Decimal, target: Decimal) -> Decimal:
     return (actual * 100 / target).quantize(TENTH, rounding=ROUND_HALF_UP)
 
 
-def split_even(total: Decimal, parts: int) -> list[Decimal]:
-    """`total` in `parts` shares to the cent that add up to it exactly.
+def split_even(total: Decimal, parts: int, unit: Decimal = CENT) -> list[Decimal]:
+    """`total` in `parts` shares of whole `unit`s that add up to it exactly.
 
-    The cents left over go one each to the first shares.
+    The units left over go one each to the first shares: cents for money,
+    whole things (`unit=Decimal(1)`) for a count.
     """
     if parts <= 0:
         return []
-    cents = int((total / CENT).to_integral_value(rounding=ROUND_DOWN))
-    base, rest = divmod(cents, parts)
-    shares = [Decimal(base + (1 if index < rest else 0)) * CENT for index in range(parts)]
-    # Whatever lay below the cent (a target is stored to the cent, so nothing).
+    units = int((total / unit).to_integral_value(rounding=ROUND_DOWN))
+    base, rest = divmod(units, parts)
+    shares = [Decimal(base + (1 if index < rest else 0)) * unit for index in range(parts)]
+    # Whatever lay below the unit (a target is stored in whole units, so nothing).
     shares[0] += total - sum(shares, Decimal(0))
-    return shares
+    return [share.quantize(CENT) for share in shares]
 
 
 def stand(

@@ -7,21 +7,23 @@ transaction with their audit entries (`objectives.objective.created`, …).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+
+from peewee import fn
 
 from plugins.objectives.access import Access
 from plugins.objectives.models import Objective
 from plugins.objectives.periods import Period
 from plugins.objectives.standing import split_even
-from portal.core import audit
+from portal.core import audit, clients
+from portal.core.fields import FieldError
 from portal.core.models import User
 from portal.core.reports import COUNT, Sources
 from portal.database import db, utcnow
 from portal.i18n import N_, format_number
 from portal.i18n import gettext as _
-
-LARGEST = Decimal("1e14")
 
 
 @dataclass(frozen=True)
@@ -31,40 +33,55 @@ class Values:
     period: Period
     metric: str
     target: Decimal
+    # The objective this one is a share of, once split.
+    parent_id: int | None = None
 
     def audited(self, who: str) -> dict[str, object]:
-        return {
+        entry: dict[str, object] = {
             "who": who,
             "period": self.period.token,
             "metric": self.metric,
             # SQLite reads 2000.00 back as 2000: the audit shows cents either way.
             "target": self.target.quantize(Decimal("0.01")),
         }
+        if self.parent_id is not None:
+            entry["parent"] = self.parent_id
+        return entry
 
 
 def parse_amount(text: str, unit: str) -> Decimal | str:
-    """A positive amount, or the message explaining why the text is not one."""
-    cleaned = text.strip().replace(" ", "").replace("\u00a0", "")
-    if "," in cleaned and "." in cleaned:
-        # 1.234,56 or 1,234.56: the last mark is the decimal one.
-        thousands = "." if cleaned.rfind(",") > cleaned.rfind(".") else ","
-        cleaned = cleaned.replace(thousands, "")
-    cleaned = cleaned.replace(",", ".")
+    """An amount of zero or more, or the message explaining why the text is not one.
+
+    The core reads it (`portal.core.clients.parse_amount`), so objectives
+    take amounts as the client form does and stay within what every
+    database stores to the cent.
+    """
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        return _("Write a number, such as 12000 or 12000.50.")
-    if not value.is_finite() or value >= LARGEST:
-        return _("Write a number, such as 12000 or 12000.50.")
-    if value != value.quantize(Decimal("0.01")):
-        return _("Use at most two decimals.")
+        value = clients.parse_amount(text)
+    except FieldError as error:
+        return error.translated()
     if unit == COUNT and value != value.to_integral_value():
         return _("This measure counts things: write a whole number.")
-    return value.quantize(Decimal("0.01"))
+    return value
 
 
-def read_form(raw: dict[str, str], access: Access, sources: Sources) -> Values | dict[str, str]:
-    """The values of an objective form, or the messages for its fields."""
+def offered(today: date) -> range:
+    """The years whose periods the form offers: last year, this one and next."""
+    return range(today.year - 1, today.year + 2)
+
+
+def read_form(
+    raw: dict[str, str],
+    access: Access,
+    sources: Sources,
+    today: date,
+    kept: Period | None = None,
+) -> Values | dict[str, str]:
+    """The values of an objective form, or the messages for its fields.
+
+    The period is one the form offers, or `kept` (the one an objective
+    being changed already has).
+    """
     errors: dict[str, str] = {}
     user_id = profile_id = None
     kind, _sep, key = raw.get("who", "").partition(":")
@@ -76,15 +93,17 @@ def read_form(raw: dict[str, str], access: Access, sources: Sources) -> Values |
     else:
         errors["who"] = _("Choose a person or a profile of your team.")
     period = Period.parse(raw.get("period", ""))
+    if period is not None and period != kept and period.start.year not in offered(today):
+        period = None
     if period is None:
-        errors["period"] = _("Choose a month, quarter or year.")
+        errors["period"] = _("Choose one of the months, quarters or years offered.")
     measure = sources.measure(raw.get("metric", ""))
     if measure is None:
         errors["metric"] = _("Choose what the objective measures.")
     target = parse_amount(raw.get("target", ""), measure.unit if measure else "")
     if isinstance(target, str):
         errors["target"] = target
-    elif target <= 0:
+    elif target == 0:
         errors["target"] = _("The target must be greater than zero.")
     if errors:
         return errors
@@ -122,6 +141,7 @@ def create(values: Values, who: str, actor: User, ip: str) -> Objective | dict[s
             starts_on=values.period.start,
             metric=values.metric,
             target=values.target,
+            parent=values.parent_id,
             created_by=actor,
         )
         audit.record(
@@ -142,12 +162,16 @@ def current(objective: Objective) -> Values:
         Period(objective.period, objective.starts_on),
         objective.metric,
         objective.target,
+        objective.parent_id,
     )
 
 
 def change(
     objective: Objective, values: Values, who: str, was: str, actor: User, ip: str
 ) -> Objective | dict[str, str]:
+    if values.parent_id is None:
+        # The form does not carry the link: a changed share stays a share.
+        values = replace(values, parent_id=objective.parent_id)
     with db.atomic():
         if _same(values, exclude=objective.id) is not None:
             return {"metric": _(DUPLICATE)}
@@ -160,6 +184,7 @@ def change(
         objective.starts_on = values.period.start
         objective.metric = values.metric
         objective.target = values.target
+        objective.parent = values.parent_id
         objective.updated_at = utcnow()
         objective.save()
         audit.record(
@@ -195,8 +220,10 @@ def label(who: str, period: Period, metric: str) -> str:
 # -- splitting ---------------------------------------------------------------------
 
 
-def even_shares(objective: Objective, people: list[int]) -> dict[int, Decimal]:
-    return dict(zip(people, split_even(objective.target, len(people)), strict=True))
+def even_shares(objective: Objective, people: list[int], unit: str) -> dict[int, Decimal]:
+    """Even shares to the cent, or in whole things for a count."""
+    step = Decimal(1) if unit == COUNT else Decimal("0.01")
+    return dict(zip(people, split_even(objective.target, len(people), step), strict=True))
 
 
 def read_shares(
@@ -206,8 +233,10 @@ def read_shares(
 
     Errors are keyed `share-<id>` for a field, and `shares` for the sum.
     """
+    if not people:
+        return {"shares": _("Nobody is directly below to share it with.")}
     if raw.get("mode") == "even":
-        return even_shares(objective, people)
+        return even_shares(objective, people, unit)
     errors: dict[str, str] = {}
     shares: dict[int, Decimal] = {}
     for person in people:
@@ -215,8 +244,6 @@ def read_shares(
         value = parse_amount(text, unit)
         if isinstance(value, str):
             errors[f"share-{person}"] = value
-        elif value < 0:
-            errors[f"share-{person}"] = _("A share cannot be negative.")
         else:
             shares[person] = value
     if errors:
@@ -259,19 +286,34 @@ def split(
             )
         }
         for person, share in shares.items():
-            values = Values(person, None, period, objective.metric, share)
+            values = Values(person, None, period, objective.metric, share, objective.id)
             found = existing.get(person)
             if found is not None and share == 0:
                 delete(found, names[person], actor, ip)
             elif found is not None:
-                found.parent = objective
-                found.save()
                 change(found, values, names[person], names[person], actor, ip)
                 written.append(found)
             elif share > 0:
                 created = create(values, names[person], actor, ip)
                 assert isinstance(created, Objective)
-                created.parent = objective
-                created.save()
                 written.append(created)
     return written
+
+
+def drift(objectives: list[Objective]) -> dict[int, Decimal]:
+    """What the shares of each split objective add up to, where not its target.
+
+    Shares can be changed one by one after a split, and the whole re-set:
+    the pages flag the mismatch rather than let it pass unseen. One query.
+    """
+    targets = {o.id: o.target for o in objectives}
+    if not targets:
+        return {}
+    sums = (
+        Objective.select(Objective.parent, fn.SUM(Objective.target))
+        .where(Objective.parent.in_(sorted(targets)))
+        .group_by(Objective.parent)
+        .tuples()
+    )
+    found = {parent: Decimal(str(total or 0)).quantize(Decimal("0.01")) for parent, total in sums}
+    return {p: total for p, total in found.items() if total != targets[p]}

@@ -189,15 +189,12 @@ def _percentage(form: ClientForm, name: str) -> None:
 
 # Amounts stop below 100 billion (10^11), which no small company's deal or
 # client revenue reaches: a larger figure is a typing slip.
-AMOUNT_LIMIT = Decimal("1e11")
+AMOUNT_LIMIT = fields.AMOUNT_LIMIT
 
 
 def parse_amount(text: str) -> Decimal:
-    """A non-negative amount typed with a decimal comma or point and any grouping."""
-    value = fields.parse_decimal(text, current_language.get(), exponent=False)
-    if value < 0 or value >= AMOUNT_LIMIT:
-        raise fields.FieldError("An amount of zero or more, below 100 billion.")
-    return value.quantize(Decimal("0.01"))
+    """A non-negative amount typed in the user's language (`fields.parse_amount`)."""
+    return fields.parse_amount(text, current_language.get())
 
 
 def _headcount(text: str) -> int:

@@ -199,8 +199,10 @@ def normalise_website(value: str) -> str:
 # ------------------------------------------------------------ numbers
 
 
-_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
-_SCIENTIFIC = re.compile(r"[+-]?\d+([.,]\d+)?[eE][+-]?\d+")
+# [0-9], not \d: \d also matches full-width and Arabic-Indic digits, which
+# Decimal would read as if they were ASCII ones.
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_SCIENTIFIC = re.compile(r"[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+")
 _NOISE = re.compile(r"[€$£\s\u00a0\u202f]|EUR|USD|GBP")
 
 
@@ -244,13 +246,42 @@ def parse_decimal(text: str, locale: str, *, exponent: bool = True) -> Decimal:
     return _plain(Decimal(plain))
 
 
+# Above this SQLite's floating-point storage no longer keeps every cent.
+AMOUNT_LIMIT = Decimal("1e11")
+CENT = Decimal("0.01")
+_LONE_MARK = re.compile(r"[+-]?[0-9]{1,3}[.,][0-9]{3}")
+
+
+def parse_amount(text: str, locale: str) -> Decimal:
+    """An amount of zero or more a person typed, to the cent, below `AMOUNT_LIMIT`.
+
+    Both the locale's way and the other common one are read ("1.234,50" and
+    "1,234.50"), except a lone mark before three digits that is the locale's
+    decimal mark: "12,000" in Spanish may be twelve or twelve thousand, so it
+    is refused rather than guessed. More than two decimals is refused too,
+    never rounded away.
+    """
+    raw = _NOISE.sub("", clean(text))
+    if _LONE_MARK.fullmatch(raw) and _decimal_symbol(locale) in raw:
+        raise FieldError(
+            "Ambiguous: write %(grouped)s for thousands, or no separator at all.",
+            grouped="12.000" if _decimal_symbol(locale) == "," else "12,000",
+        )
+    value = parse_decimal(text, locale, exponent=False)
+    if value < 0 or value >= AMOUNT_LIMIT:
+        raise FieldError("An amount of zero or more, below 100 billion.")
+    if value != value.quantize(CENT):
+        raise FieldError("Use at most two decimals.")
+    return value.quantize(CENT)
+
+
 @functools.lru_cache(maxsize=16)
 def _decimal_symbol(locale: str) -> str:
     return get_decimal_symbol(locale)
 
 
 def _is_grouped(digits: str, mark: str) -> bool:
-    return re.fullmatch(rf"\d{{1,3}}(\{mark}\d{{3}})+", digits) is not None
+    return re.fullmatch(rf"[0-9]{{1,3}}(\{mark}[0-9]{{3}})+", digits) is not None
 
 
 def _plain(number: Decimal) -> Decimal:
