@@ -152,6 +152,63 @@ def test_a_misspelt_hook_fails_at_start_up_naming_the_plugin(
         build_manager(plain_settings(tmp_path), load_installed=False)
 
 
+def test_a_broken_plugin_stops_commands_with_one_line_but_help_still_answers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    installed(monkeypatch, FakeDistribution("cartera", typo="misspelt"))
+    monkeypatch.setenv("CARTERA_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    migrated = runner.invoke(main, ["migrate"])
+    unknown = runner.invoke(main, ["loyalty-expire"])
+    helped = runner.invoke(main, ["--help"])
+    db.close()
+
+    for result in (migrated, unknown):
+        assert result.exit_code == 1
+        assert not isinstance(result.exception, PluginError)  # no traceback
+        (line,) = result.output.strip().splitlines()
+        assert "plugin 'typo' implements client_panel" in line
+    assert helped.exit_code == 0
+    assert "Usage:" in helped.output and "migrate" in helped.output
+    assert "Plugin error: plugin 'typo' implements client_panel" in helped.output
+
+
+def test_a_broken_plugin_stops_the_web_app_with_one_log_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import importlib
+    import sys
+
+    installed(monkeypatch, FakeDistribution("cartera", typo="misspelt"))
+    monkeypatch.setenv("CARTERA_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delitem(sys.modules, "portal.asgi", raising=False)
+
+    with pytest.raises(SystemExit) as stopped, caplog.at_level(logging.CRITICAL):
+        importlib.import_module("portal.asgi")
+    db.close()
+
+    assert stopped.value.code == 1
+    (record,) = [r for r in caplog.records if r.name == "portal.asgi"]
+    assert record.exc_info is None
+    assert "plugin 'typo' implements client_panel" in record.getMessage()
+
+
+def test_a_disabled_name_matching_no_plugin_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    installed(monkeypatch, FakeDistribution("cartera", bundled="bundled"))
+    settings = plain_settings(tmp_path, disabled_plugins=("bundled", "bundeld"))
+
+    with caplog.at_level(logging.WARNING, logger="portal.plugins"):
+        build_manager(settings, load_installed=True)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["CARTERA_DISABLED_PLUGINS names 'bundeld', but no plugin has that name"]
+
+
 def test_the_plugins_page_lists_plugins_their_package_hooks_and_the_disabled(
     monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
