@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from portal.config import Settings
+    from portal.core.audit_log import AuditLabels
     from portal.core.lifecycle import Sale
     from portal.core.models import Client, User
     from portal.core.permissions import Grants, MenuEntry, Permission, Tab
@@ -133,6 +134,20 @@ def register_static_dirs() -> list[tuple[str, Path]] | None:
     `/static/<prefix>/`. A prefix is one path segment, usually the plugin's
     name; one that names a core static file or another plugin's prefix stops
     the start. `None` when it has none.
+    """
+
+
+@hookspec
+def register_audit_labels() -> list[AuditLabels] | None:
+    """Called at app creation. Return `portal.core.audit_log.AuditLabels`.
+
+    They name, in words the reader's language has, what the plugin writes to
+    the audit log through `portal.core.audit.record`: its actions, object types
+    and field names (`N_()` msgids), and how to show a field's stored values
+    (a function of the value and the page's request). Field labels and value
+    formatters apply to the entries of the plugin's own area (the first part
+    of its actions); the core's labels are never replaced. An entry without a
+    label shows its raw name. `None` when it labels nothing.
     """
 
 
