@@ -223,8 +223,11 @@ def demo(clients: int, seed: int, host: str, port: int, no_serve: bool) -> None:
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
     else:
         raise click.ClickException("demo rebuilds only a SQLite database; unset DATABASE_URL.")
+    from portal import events
+
     _migrate(settings)
-    accounts = build_demo(seed=seed, clients=clients)
+    # The plugins _migrate loaded add their own demo rows.
+    accounts = build_demo(seed=seed, clients=clients, plugins=events.manager())
     click.echo(f"\nDemo data ready. Open http://{host}:{port}/ and log in as:")
     for role, email in accounts.logins():
         click.echo(f"  {role.replace('_', ' '):<14} {email}")

@@ -11,6 +11,7 @@ authors is docs/plugins.md.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +109,19 @@ def register_report_sources() -> list[ReportSource] | None:
     Each source totals its measures per credited person and day, admitting only
     the records the viewer's scope admits. Measure keys are unique across
     plugins; objectives and reports offer every measure of every source.
+    """
+
+
+@hookspec
+def populate_demo(seed: int, today: date) -> None:
+    """Called by `cartera demo` once the core's demo data is in, in the same transaction.
+
+    `seed` is the demo's seed and `today` the day its data is anchored to.
+    Add the plugin's demo rows (grant its permissions to the demo profiles,
+    fill its tables) from a `random.Random` of its own seeded from `seed`,
+    drawing in a fixed order, so one seed and day always give the same rows.
+    The plugin's tables exist by then. The return value is ignored; raising
+    undoes the whole demo.
     """
 
 

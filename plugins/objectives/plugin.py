@@ -6,12 +6,13 @@ from outside the repository would be.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from starlette.routing import BaseRoute
 
-from plugins.objectives import auditing, models, routes
+from plugins.objectives import auditing, demo, models, routes
 from plugins.objectives.access import MANAGE, MENU
 from portal.config import Settings
 from portal.core.audit_log import AuditLabels
@@ -84,3 +85,8 @@ def dashboard_widgets(user: User, grants: Grants) -> list[Widget] | None:
 @hookimpl
 def register_audit_labels() -> list[AuditLabels]:
     return [auditing.LABELS]
+
+
+@hookimpl
+def populate_demo(seed: int, today: date) -> None:
+    demo.populate(seed, today)
