@@ -269,6 +269,20 @@ def test_loyalty_panel_offers_the_redeem_form_to_who_may_redeem(http: TestClient
         assert 'name="points" inputmode="numeric" value=""' in text
 
 
+def test_loyalty_audit_entries_read_in_words(http: TestClient) -> None:
+    from cartera_loyalty.points import award_for
+
+    ana, _luis, ours, _theirs = _team()
+    award_for(_visit(ours, ana).id, ana.id)
+    make_user("admin@example.com", make_profile("IT"), is_admin=True, language="en")
+    log_in(http, "admin@example.com")
+
+    page = http.get("/admin/audit").text
+
+    assert "<strong>Loyalty points earned</strong> <code>loyalty.points.awarded</code>" in page
+    assert "<td>Points <small><code>points</code></small></td><td>—</td><td>→ 10</td>" in page
+
+
 def test_loyalty_speaks_spanish_from_its_own_catalogue(http: TestClient) -> None:
     profile = grant(make_profile("Ventas"), "menu.loyalty")
     make_user("rep@example.com", profile, language="es")
