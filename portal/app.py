@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 from portal import events, i18n, jobs
 from portal.assets import asset_folder
 from portal.config import Settings
-from portal.core import importer, notifications, outbox, reports
+from portal.core import audit_log, importer, notifications, outbox, reports
 from portal.core.permissions import Registry
 from portal.core.routes import (
     account,
@@ -122,6 +122,7 @@ def create_app(
     reports.configure(settings)
     # Objectives and reports offer every measure of every source registered here.
     app.state.report_sources = reports.Sources.from_plugins(manager)
+    app.state.audit_labels = audit_log.Vocabulary.from_plugins(manager)
     logger.info("Cartera ready on %s", settings.base_url)
     return app
 

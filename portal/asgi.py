@@ -1,5 +1,17 @@
 """The ASGI entry point servers load: `portal.asgi:app`."""
 
-from portal.app import create_app
+from __future__ import annotations
 
-app = create_app()
+import logging
+
+from portal.app import create_app
+from portal.plugins import PluginError
+
+logger = logging.getLogger(__name__)
+
+try:
+    app = create_app()
+except PluginError as error:
+    # One line naming the plugin, not a traceback through the server's loader.
+    logger.critical("Cartera cannot start: %s", error)
+    raise SystemExit(1) from None

@@ -48,15 +48,46 @@ class _Commands(click.Group):
         return sorted({*super().list_commands(ctx), *_plugin_commands(ctx)})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        return super().get_command(ctx, name) or _plugin_commands(ctx).get(name)
+        found = super().get_command(ctx, name) or _plugin_commands(ctx).get(name)
+        broken = ctx.find_root().meta.get(_BROKEN)
+        if found is None and broken:
+            raise click.ClickException(broken)  # the command may be the broken plugin's
+        return found
+
+    def invoke(self, ctx: click.Context) -> object:
+        from portal.plugins import PluginError
+
+        # A broken plugin stops every command that loads the plugins: one line, exit 1.
+        try:
+            return super().invoke(ctx)
+        except PluginError as error:
+            raise click.ClickException(str(error)) from error
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        broken = ctx.find_root().meta.get(_BROKEN)
+        if broken:
+            # --help still answers, so the way to fix or disable the plugin is readable.
+            formatter.write_paragraph()
+            formatter.write_text(f"Plugin error: {broken}")
+            formatter.write_text("Fix it, or list it in CARTERA_DISABLED_PLUGINS.")
+
+
+_BROKEN = "cartera.plugin_error"
 
 
 def _plugin_commands(ctx: click.Context) -> dict[str, click.Command]:
     # Built once per run, and only when a command name is looked up, so
     # `cartera migrate` does not import the plugins twice for nothing.
+    from portal.plugins import PluginError
+
     meta = ctx.find_root().meta
     if "cartera.plugin_commands" not in meta:
-        meta["cartera.plugin_commands"] = _load_plugin_commands()
+        try:
+            meta["cartera.plugin_commands"] = _load_plugin_commands()
+        except PluginError as error:
+            meta["cartera.plugin_commands"] = {}
+            meta[_BROKEN] = str(error)
     return meta["cartera.plugin_commands"]
 
 
@@ -192,8 +223,11 @@ def demo(clients: int, seed: int, host: str, port: int, no_serve: bool) -> None:
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
     else:
         raise click.ClickException("demo rebuilds only a SQLite database; unset DATABASE_URL.")
+    from portal import events
+
     _migrate(settings)
-    accounts = build_demo(seed=seed, clients=clients)
+    # The plugins _migrate loaded add their own demo rows.
+    accounts = build_demo(seed=seed, clients=clients, plugins=events.manager())
     click.echo(f"\nDemo data ready. Open http://{host}:{port}/ and log in as:")
     for role, email in accounts.logins():
         click.echo(f"  {role.replace('_', ' '):<14} {email}")

@@ -31,6 +31,11 @@ def use(manager: pluggy.PluginManager) -> None:
     _manager = manager
 
 
+def manager() -> pluggy.PluginManager | None:
+    """The manager `use` was given: the plugins of this process, once loaded."""
+    return _manager
+
+
 def emit(hook_name: str, **kwargs: object) -> None:
     """Tell the plugins of a change once it is committed (see the module's docstring)."""
     if _manager is None:

@@ -11,6 +11,7 @@ authors is docs/plugins.md.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from portal.config import Settings
+    from portal.core.audit_log import AuditLabels
     from portal.core.lifecycle import Sale
     from portal.core.models import Client, User
     from portal.core.permissions import Grants, MenuEntry, Permission, Tab
@@ -110,6 +112,19 @@ def register_report_sources() -> list[ReportSource] | None:
     """
 
 
+@hookspec
+def populate_demo(seed: int, today: date) -> None:
+    """Called by `cartera demo` once the core's demo data is in, in the same transaction.
+
+    `seed` is the demo's seed and `today` the day its data is anchored to.
+    Add the plugin's demo rows (grant its permissions to the demo profiles,
+    fill its tables) from a `random.Random` of its own seeded from `seed`,
+    drawing in a fixed order, so one seed and day always give the same rows.
+    The plugin's tables exist by then. The return value is ignored; raising
+    undoes the whole demo.
+    """
+
+
 # ---------------------------------------------------------------- web
 
 
@@ -133,6 +148,20 @@ def register_static_dirs() -> list[tuple[str, Path]] | None:
     `/static/<prefix>/`. A prefix is one path segment, usually the plugin's
     name; one that names a core static file or another plugin's prefix stops
     the start. `None` when it has none.
+    """
+
+
+@hookspec
+def register_audit_labels() -> list[AuditLabels] | None:
+    """Called at app creation. Return `portal.core.audit_log.AuditLabels`.
+
+    They name, in words the reader's language has, what the plugin writes to
+    the audit log through `portal.core.audit.record`: its actions, object types
+    and field names (`N_()` msgids), and how to show a field's stored values
+    (a function of the value and the page's request). Field labels and value
+    formatters apply to the entries of the plugin's own area (the first part
+    of its actions); the core's labels are never replaced. An entry without a
+    label shows its raw name. `None` when it labels nothing.
     """
 
 

@@ -60,12 +60,27 @@ def build_manager(settings: Settings, *, load_installed: bool = True) -> PluginM
         manager.set_blocked(name)
     for module in CORE_PLUGINS:
         _register(manager, module, module.__name__)
-    for distribution in _distributions():
+    distributions = _distributions()
+    for distribution in distributions:
         bundled = distribution.metadata["Name"] == DISTRIBUTION
         if load_installed or bundled:
             _load_entry_points(manager, distribution)
     check(manager)
+    _warn_unknown_disabled(settings, distributions)
     return manager
+
+
+def _warn_unknown_disabled(settings: Settings, distributions: list) -> None:
+    # A misspelt name would leave the plugin running while the admin thinks it is off.
+    names = {
+        entry_point.name
+        for distribution in distributions
+        for entry_point in distribution.entry_points
+        if entry_point.group == ENTRY_POINT_GROUP
+    }
+    for name in settings.disabled_plugins:
+        if name not in names:
+            logger.warning("CARTERA_DISABLED_PLUGINS names %r, but no plugin has that name", name)
 
 
 def _distributions() -> list[metadata.Distribution]:
@@ -98,7 +113,9 @@ def _register(manager: PluginManager, plugin: object, name: str) -> None:
     try:
         manager.register(plugin, name=name)
     except pluggy.PluginValidationError as error:
-        raise PluginError(f"plugin {name!r}: {error}") from error
+        # pluggy explains over several lines; the command and the log show one.
+        reason = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        raise PluginError(f"plugin {name!r}: {reason}") from error
 
 
 def check(manager: pluggy.PluginManager) -> None:

@@ -6,14 +6,16 @@ from outside the repository would be.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from starlette.routing import BaseRoute
 
-from plugins.objectives import models, routes
+from plugins.objectives import auditing, demo, models, routes
 from plugins.objectives.access import MANAGE, MENU
 from portal.config import Settings
+from portal.core.audit_log import AuditLabels
 from portal.core.models import User
 from portal.core.permissions import Grants, MenuEntry, Permission, Tab
 from portal.hookspecs import hookimpl
@@ -78,3 +80,13 @@ def dashboard_widgets(user: User, grants: Grants) -> list[Widget] | None:
     if not grants.has(MENU):
         return None
     return [Widget("objectives.progress", N_("Objectives"), "/objectives/widget", order=20)]
+
+
+@hookimpl
+def register_audit_labels() -> list[AuditLabels]:
+    return [auditing.LABELS]
+
+
+@hookimpl
+def populate_demo(seed: int, today: date) -> None:
+    demo.populate(seed, today)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import peewee as pw
+import pluggy
+from starlette.requests import Request
 
 from portal.core import fields
 from portal.core.models import AuditEntry, User
@@ -22,6 +26,8 @@ from portal.core.visibility import ProfileTree
 from portal.i18n import N_, current_zone
 from portal.i18n import gettext as _
 from portal.text import clean, parse_id
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZES = (25, 50, 100)
 
@@ -317,6 +323,87 @@ def differences(entry: AuditEntry) -> list[tuple[str, str, str]]:
 def action_label(action: str) -> str:
     label = ACTION_LABELS.get(action)
     return _(label) if label else ""
+
+
+# Turns a value a plugin stored into text; gets the page's request for what
+# the portal knows while running (`request.app.state.report_sources`).
+ValueFormatter = Callable[[Any, Request], str]
+
+
+@dataclass(frozen=True)
+class AuditLabels:
+    """How the log names what one plugin records (`register_audit_labels`).
+
+    `area` is the first part of the plugin's actions ("loyalty" for
+    `loyalty.points.redeemed`): `fields` and `values` apply only to entries of
+    that area. Every label is an `N_()` msgid, translated when the page is drawn.
+    """
+
+    area: str
+    actions: Mapping[str, str] = field(default_factory=dict)
+    object_types: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, ValueFormatter] = field(default_factory=dict)
+
+
+class Vocabulary:
+    """The core's labels and every plugin's, as the audit page reads them."""
+
+    def __init__(self, plugins: Iterable[AuditLabels] = ()) -> None:
+        self.actions: dict[str, str] = dict(ACTION_LABELS)
+        self.object_types: dict[str, str] = dict(OBJECT_LABELS)
+        self.areas: dict[str, AuditLabels] = {}
+        for labels in plugins:
+            # The core's names win: a plugin cannot relabel what the core records.
+            self.actions = {**labels.actions, **self.actions}
+            self.object_types = {**labels.object_types, **self.object_types}
+            self.areas[labels.area] = labels
+
+    @classmethod
+    def from_plugins(cls, manager: pluggy.PluginManager) -> Vocabulary:
+        from portal.plugins import collect
+
+        return cls(collect(manager.hook.register_audit_labels))
+
+    def action(self, action: str) -> str:
+        label = self.actions.get(action)
+        return _(label) if label else ""
+
+    def object_type(self, code: str) -> str:
+        label = self.object_types.get(code)
+        return _(label) if label else code
+
+    def changes(self, entry: AuditEntry, request: Request) -> list[tuple[str, str, str, str]]:
+        """(label, field, before, after) per changed field; label "" when none is known."""
+        labels = self.areas.get(entry.action.split(".")[0])
+        if labels is None:
+            return [("", name, old, new) for name, old, new in differences(entry)]
+        before, after = decoded(entry.before), decoded(entry.after)
+        rows = []
+        for name in sorted(before.keys() | after.keys()):
+            label = labels.fields.get(name)
+            show = labels.values.get(name)
+            old, new = before.get(name), after.get(name)
+            rows.append(
+                (
+                    _(label) if label else "",
+                    name,
+                    _formatted(show, old, request),
+                    _formatted(show, new, request),
+                )
+            )
+        return rows
+
+
+def _formatted(show: ValueFormatter | None, value: Any, request: Request) -> str:
+    if show is None or value is None or value == "":
+        return shown(value)
+    try:
+        return show(value, request)
+    except Exception:
+        # A formatter that fails costs its readable value, never the page.
+        logger.exception("audit value formatter failed for %r", value)
+        return shown(value)
 
 
 def known_actions() -> list[str]:

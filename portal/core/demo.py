@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import peewee as pw
 import phonenumbers
+import pluggy
 from stdnum.ar import cuit
 from stdnum.cl import rut
 from stdnum.es import cif, dni, nie
@@ -610,11 +611,13 @@ def build_demo(
     clients: int = 3000,
     password: str = "demo-cartera-2026",
     today: date | None = None,
+    plugins: pluggy.PluginManager | None = None,
 ) -> DemoAccounts:
     """Fill an empty database with demo data and say whom to log in as.
 
     `today` anchors every timestamp (UTC midnight); pass it to make two runs on
-    different days identical too. Raises `DemoDatabaseNotEmpty` when any of the
+    different days identical too. Each of `plugins` then adds its own rows
+    (`populate_demo`). Raises `DemoDatabaseNotEmpty` when any of the
     tables already holds rows, and `ValueError` for a password the login would
     refuse to set.
     """
@@ -638,6 +641,8 @@ def build_demo(
         # A generator of their own, so the rows above stay as they were.
         create_opportunities(random.Random(seed + 2), now)
         create_tasks(random.Random(seed + 4), now)
+        if plugins is not None:
+            plugins.hook.populate_demo(seed=seed, today=now.date())
 
     logger.info(
         "demo data built from seed %d: %d users, %d clients in %.1f s",

@@ -101,3 +101,13 @@ def test_every_hook_has_a_test(name: str) -> None:
     tested = any(test.startswith(f"test_{name}") for test in _test_names())
 
     assert tested, f"no test function under tests/ is named test_{name}…"
+
+
+def test_the_skeleton_in_the_guide_takes_a_name_no_example_uses() -> None:
+    # Following the guide beside the shipped example must not clash with it.
+    text = GUIDE.read_text(encoding="utf-8")
+    names = re.findall(r"cartera new-plugin ([a-z_]+)", text)
+    examples = {path.name for path in (ROOT / "examples").iterdir()}
+
+    assert names
+    assert not [name for name in names if f"cartera-{name}" in examples]

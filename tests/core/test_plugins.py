@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import textwrap
 from collections.abc import Iterator
@@ -23,7 +24,8 @@ from portal import i18n, jobs
 from portal.app import create_app
 from portal.cli import main
 from portal.config import Settings
-from portal.core.models import CORE_MODELS, Client, SchemaMigration, User
+from portal.core.audit_log import AuditLabels
+from portal.core.models import CORE_MODELS, AuditEntry, Client, SchemaMigration, User
 from portal.core.permissions import Grants, MenuEntry
 from portal.database import BaseModel, db
 from portal.hookspecs import hookimpl
@@ -152,6 +154,63 @@ def test_a_misspelt_hook_fails_at_start_up_naming_the_plugin(
         build_manager(plain_settings(tmp_path), load_installed=False)
 
 
+def test_a_broken_plugin_stops_commands_with_one_line_but_help_still_answers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    installed(monkeypatch, FakeDistribution("cartera", typo="misspelt"))
+    monkeypatch.setenv("CARTERA_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    migrated = runner.invoke(main, ["migrate"])
+    unknown = runner.invoke(main, ["loyalty-expire"])
+    helped = runner.invoke(main, ["--help"])
+    db.close()
+
+    for result in (migrated, unknown):
+        assert result.exit_code == 1
+        assert not isinstance(result.exception, PluginError)  # no traceback
+        (line,) = result.output.strip().splitlines()
+        assert "plugin 'typo' implements client_panel" in line
+    assert helped.exit_code == 0
+    assert "Usage:" in helped.output and "migrate" in helped.output
+    assert "Plugin error: plugin 'typo' implements client_panel" in helped.output
+
+
+def test_a_broken_plugin_stops_the_web_app_with_one_log_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import importlib
+    import sys
+
+    installed(monkeypatch, FakeDistribution("cartera", typo="misspelt"))
+    monkeypatch.setenv("CARTERA_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delitem(sys.modules, "portal.asgi", raising=False)
+
+    with pytest.raises(SystemExit) as stopped, caplog.at_level(logging.CRITICAL):
+        importlib.import_module("portal.asgi")
+    db.close()
+
+    assert stopped.value.code == 1
+    (record,) = [r for r in caplog.records if r.name == "portal.asgi"]
+    assert record.exc_info is None
+    assert "plugin 'typo' implements client_panel" in record.getMessage()
+
+
+def test_a_disabled_name_matching_no_plugin_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    installed(monkeypatch, FakeDistribution("cartera", bundled="bundled"))
+    settings = plain_settings(tmp_path, disabled_plugins=("bundled", "bundeld"))
+
+    with caplog.at_level(logging.WARNING, logger="portal.plugins"):
+        build_manager(settings, load_installed=True)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["CARTERA_DISABLED_PLUGINS names 'bundeld', but no plugin has that name"]
+
+
 def test_the_plugins_page_lists_plugins_their_package_hooks_and_the_disabled(
     monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
@@ -262,6 +321,58 @@ def plugin_folder(tmp_path: Path) -> Iterator[Path]:
     _catalogue(folder / "translations", "es", {"Loyalty points": "Puntos de fidelidad"})
     yield folder
     i18n.use_plugin_catalogues([])  # the next app starts with the core's words only
+
+
+class Labelled:
+    """Labels its own audit area, tries to relabel a core action, and has a failing formatter."""
+
+    @hookimpl
+    def register_audit_labels(self) -> list[AuditLabels]:
+        def broken(value: object, request: Request) -> str:
+            raise ValueError(value)
+
+        return [
+            AuditLabels(
+                area="loyalty",
+                actions={"loyalty.points.redeemed": "Points redeemed", "users.created": "Hijack"},
+                object_types={"loyalty_award": "Award", "user": "Hijack"},
+                fields={"points": "Points", "name": "Nickname"},
+                values={"points": lambda value, request: f"{value} pts", "reason": broken},
+            )
+        ]
+
+
+def test_register_audit_labels_name_a_plugins_entries_and_leave_the_rest(
+    settings: Settings,
+) -> None:
+    with client_with_plugin(settings, Labelled(), "labelled") as http:
+        admin = make_user("admin@example.com", make_profile("IT"), is_admin=True, language="en")
+        log_in(http, "admin@example.com")
+        common = {"actor": admin, "actor_name": "Admin"}
+        AuditEntry.create(
+            action="loyalty.points.redeemed",
+            object_type="loyalty_award",
+            object_id=7,
+            after=json.dumps({"points": 4, "reason": "gift", "name": "x"}),
+            **common,
+        )
+        AuditEntry.create(
+            action="users.created",
+            object_type="user",
+            after=json.dumps({"name": "Ana", "points": 3}),
+            **common,
+        )
+        page = http.get("/admin/audit").text
+
+    assert "<strong>Points redeemed</strong> <code>loyalty.points.redeemed</code>" in page
+    assert "<p>Award\n" in page
+    assert "<td>Points <small><code>points</code></small></td><td>—</td><td>→ 4 pts</td>" in page
+    assert "<td><code>reason</code></td><td>—</td><td>→ gift</td>" in page  # formatter failed
+    # The core's names stay, and its entries' fields are not the plugin's.
+    assert "Hijack" not in page
+    assert "<strong>User created</strong>" in page
+    assert "<td><code>points</code></td><td>—</td><td>→ 3</td>" in page
+    assert "<td><code>name</code></td><td>—</td><td>→ Ana</td>" in page
 
 
 def test_register_routes_are_served_and_guarded_like_core_pages(settings: Settings) -> None:

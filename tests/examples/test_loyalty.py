@@ -252,6 +252,37 @@ def test_loyalty_redeem_needs_permission_csrf_and_points(http: TestClient) -> No
     assert entry.actor_id == ana.id and '"balance": 6' in entry.after
 
 
+def test_loyalty_panel_offers_the_redeem_form_to_who_may_redeem(http: TestClient) -> None:
+    from cartera_loyalty.points import award_for
+
+    ana, _luis, ours, _theirs = _team()
+    award_for(_visit(ours, ana).id, ana.id)
+    grant(Profile.get(Profile.name == "Norte"), "loyalty.redeem")
+    log_in(http, "ana@example.com")
+
+    page = http.get(f"/loyalty/clients/{ours.id}")
+    fragment = http.get(f"/loyalty/clients/{ours.id}", headers={"HX-Request": "true"})
+
+    assert page.status_code == fragment.status_code == 200
+    for text in (page.text, fragment.text):
+        assert f'action="/loyalty/clients/{ours.id}/redeem"' in text
+        assert 'name="points" inputmode="numeric" value=""' in text
+
+
+def test_loyalty_audit_entries_read_in_words(http: TestClient) -> None:
+    from cartera_loyalty.points import award_for
+
+    ana, _luis, ours, _theirs = _team()
+    award_for(_visit(ours, ana).id, ana.id)
+    make_user("admin@example.com", make_profile("IT"), is_admin=True, language="en")
+    log_in(http, "admin@example.com")
+
+    page = http.get("/admin/audit").text
+
+    assert "<strong>Loyalty points earned</strong> <code>loyalty.points.awarded</code>" in page
+    assert "<td>Points <small><code>points</code></small></td><td>—</td><td>→ 10</td>" in page
+
+
 def test_loyalty_speaks_spanish_from_its_own_catalogue(http: TestClient) -> None:
     profile = grant(make_profile("Ventas"), "menu.loyalty")
     make_user("rep@example.com", profile, language="es")

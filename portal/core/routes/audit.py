@@ -62,9 +62,7 @@ async def audit_list(request: Request) -> Response:
         "actions": audit_log.known_actions(),
         "types": audit_log.object_types(),
         "actors": audit_log.actors(request.state.user),
-        "label_of": audit_log.action_label,
-        "object_labels": audit_log.OBJECT_LABELS,
-        "differences": audit_log.differences,
+        "vocabulary": request.app.state.audit_labels,
         "zone": current_zone.get(),
     }
     status = 400 if filters.errors else 200
@@ -85,7 +83,9 @@ EXPORT_HEADERS = (
 )
 
 
-def _export_rows(filters: audit_log.AuditFilters) -> Iterator[list]:
+def _export_rows(
+    filters: audit_log.AuditFilters, vocabulary: audit_log.Vocabulary
+) -> Iterator[list]:
     query = audit_log.filtered(filters, audit_log.with_actor_email())
     for entry in query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).iterator():
         who = entry.actor_name
@@ -95,7 +95,7 @@ def _export_rows(filters: audit_log.AuditFilters) -> Iterator[list]:
             to_local(entry.at).replace(tzinfo=None),
             who,
             entry.action,
-            audit_log.action_label(entry.action),
+            vocabulary.action(entry.action),
             entry.object_type,
             entry.object_id,
             entry.object_label,
@@ -114,7 +114,7 @@ async def audit_export(request: Request) -> Response:
     filters.readable = audit_log.readable_by(request.state.user)
     headers = [_(h) for h in EXPORT_HEADERS]
     headers[0] = f"{headers[0]} ({current_zone.get()})"
-    rows = _export_rows(filters)
+    rows = _export_rows(filters, request.app.state.audit_labels)
     if kind == "csv":
         body, media = exporting.write_table_csv(headers, rows), "text/csv; charset=utf-8"
     else:
