@@ -144,8 +144,17 @@ class Standing:
         return self.target * elapsed / self.period.days
 
     @property
+    def reached(self) -> bool:
+        return self.target > 0 and self.actual >= self.target
+
+    @property
+    def exceeded(self) -> bool:
+        return self.target > 0 and self.actual > self.target
+
+    @property
     def on_pace(self) -> bool:
-        return self.actual >= self.expected
+        """At or past the even pace but short of the target, which `reached` tells."""
+        return self.expected <= self.actual and not self.reached
 
 
 def percent(actual: Decimal, target: Decimal) -> Decimal:

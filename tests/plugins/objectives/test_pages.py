@@ -8,10 +8,12 @@ from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
+import pytest
 from starlette.testclient import TestClient
 
+from plugins.objectives import routes
 from plugins.objectives.models import Objective
-from plugins.objectives.periods import MONTH, Period
+from plugins.objectives.periods import MONTH, QUARTER, YEAR, Period
 from portal.core.models import AuditEntry, Profile
 from portal.i18n import local_today
 from tests.conftest import count_queries, log_in, make_user, post_form
@@ -22,9 +24,8 @@ WON = "opportunities.won_value"
 
 def objective(who: object, target: str, *, start: date = MARCH, **extra: object) -> Objective:
     owner = {"profile": who} if isinstance(who, Profile) else {"user": who}
-    return Objective.create(
-        **owner, period=MONTH, starts_on=start, metric=WON, target=Decimal(target), **extra
-    )
+    values = {"period": MONTH, "metric": WON, **extra}
+    return Objective.create(**owner, starts_on=start, target=Decimal(target), **values)
 
 
 def rows(html: str) -> list[str]:
@@ -400,3 +401,36 @@ def test_an_administrator_sees_objectives_through_their_scope_only(
     choices = web.get("/objectives/new").text
     assert f'value="user:{company.ana.id}"' not in choices
     assert f'value="user:{company.admin.id}"' in choices
+
+
+def card(html: str, found: Objective) -> str:
+    """One objective's card on the page, as text without tags."""
+    match = re.search(rf'<article[^>]*id="objective-{found.id}".*?</article>', html, re.S)
+    assert match, f"no card for objective {found.id}"
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(0)))
+
+
+def test_the_pace_message_tells_reached_exceeded_on_pace_and_behind(
+    web: TestClient, company: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 March 2025; Ana won 1,000 on 3 March and nothing else this year."""
+    monkeypatch.setattr(routes, "local_today", lambda: date(2025, 3, 20))
+    reached = objective(company.ana, "1000.00")
+    exceeded = objective(company.ana, "900.00", period=QUARTER, start=date(2025, 1, 1))
+    # A year's pace by 20 March is 79/365 of the target: 866 of 4,000.
+    on_pace = objective(company.ana, "4000.00", period=YEAR, start=date(2025, 1, 1))
+    behind = objective(
+        company.ana, "100", metric="opportunities.won_count", period=YEAR, start=date(2025, 1, 1)
+    )
+    log_in(web, "ana@example.com")
+
+    page = web.get("/objectives").text
+
+    assert "Objective reached." in card(page, reached)
+    assert "Objective exceeded." in card(page, exceeded)
+    assert "111.1 % attained" in card(page, exceeded)
+    assert "On pace." in card(page, on_pace)
+    assert "Behind the expected pace." in card(page, behind)
+    for done in (reached, exceeded):
+        assert "On pace." not in card(page, done) and "Behind" not in card(page, done)
+    assert "Objective" not in card(page, on_pace).split("attained", 1)[1]
