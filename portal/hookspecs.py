@@ -106,8 +106,9 @@ def register_periodic_jobs() -> list[PeriodicJob] | None:
 def register_report_sources() -> list[ReportSource] | None:
     """Called at app creation. Return `portal.core.reports.ReportSource`s.
 
-    Each source totals its measures per credited person and day, admitting only
-    the records the viewer's scope admits. Measure keys are unique across
+    Each source totals its measures per credited person and day, counting a
+    record when the viewer's scope covers the person credited (whether or not
+    the viewer sees the record's client). Measure keys are unique across
     plugins; objectives and reports offer every measure of every source.
     """
 

@@ -17,6 +17,7 @@ from functools import partial
 from babel import numbers
 from markupsafe import Markup
 
+from plugins.objectives.standing import percent as percent_of
 from portal import i18n
 from portal.i18n import gettext as _
 
@@ -135,8 +136,9 @@ def _texts(
         actual = amount(progress.actual)
         day = i18n.format_date(min(today, end))
         if has_target:
-            ratio = (progress.actual / progress.target).quantize(Decimal("0.01"), ROUND_HALF_UP)
-            percent = numbers.format_percent(ratio, locale=locale)
+            # Rounded as the page rounds it, to a tenth: 99.8 % never reads 100 %.
+            ratio = (percent_of(progress.actual, progress.target) / 100).normalize()
+            percent = numbers.format_percent(ratio, locale=locale, decimal_quantization=False)
             texts["actual"] = _("Actual: %(amount)s (%(percent)s)", amount=actual, percent=percent)
             texts["desc"] = _(
                 "By %(day)s: %(actual)s of %(target)s (%(percent)s); "

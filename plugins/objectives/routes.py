@@ -17,7 +17,7 @@ from plugins.objectives.access import MENU, Access
 from plugins.objectives.chart import attainment_chart
 from plugins.objectives.models import Objective
 from plugins.objectives.periods import KIND_LABELS, KINDS, Period
-from plugins.objectives.standing import Figures, Standing, stand
+from plugins.objectives.standing import Figures, Standing, rank, stand
 from portal.core.reports import COUNT, DailyTotal, Measure, Sources, daily_totals
 from portal.i18n import current_language, format_number, local_today
 from portal.i18n import gettext as _
@@ -119,10 +119,8 @@ def board(
         measure = _measure(sources, objective.metric)
         return stand(objective, who, measure, team, figures, today, daily=daily)
 
-    ranked = sorted(
-        (standing(o, False) for o in others),
-        key=lambda s: (-s.percent, s.who.casefold(), s.objective.id),
-    )
+    # Each person's curve unfolds on the page: the daily figures are at hand.
+    ranked = rank((standing(o, True) for o in others), [m.key for m in sources.measures()])
     return {
         "mine": [standing(o, True) for o in mine],
         "team": ranked,

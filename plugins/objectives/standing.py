@@ -9,7 +9,7 @@ people an objective counts are always people its viewer may see.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -144,8 +144,53 @@ class Standing:
         return self.target * elapsed / self.period.days
 
     @property
+    def reached(self) -> bool:
+        return self.target > 0 and self.actual >= self.target
+
+    @property
+    def exceeded(self) -> bool:
+        return self.target > 0 and self.actual > self.target
+
+    @property
     def on_pace(self) -> bool:
-        return self.actual >= self.expected
+        """At or past the even pace but short of the target, which `reached` tells."""
+        return self.expected <= self.actual and not self.reached
+
+
+@dataclass
+class Ranking:
+    """The team's standings on one measure over one period, best attained first."""
+
+    measure: Measure
+    period: Period
+    standings: list[Standing]
+
+
+def rank(standings: Iterable[Standing], measure_order: Sequence[str]) -> list[Ranking]:
+    """One ranking per measure and period: months, then quarters, then years.
+
+    Percentages of calls in a quarter and of euros in a month tell nothing of
+    each other, so a ranking never mixes measures or periods.
+    """
+    groups: dict[tuple[str, Period], list[Standing]] = defaultdict(list)
+    for standing in standings:
+        groups[(standing.measure.key, standing.period)].append(standing)
+    position = {key: index for index, key in enumerate(measure_order)}
+
+    def order(key: tuple[str, Period]) -> tuple:
+        metric, period = key
+        return (period.months, period.start, position.get(metric, len(position)), metric)
+
+    return [
+        Ranking(
+            measure=groups[key][0].measure,
+            period=key[1],
+            standings=sorted(
+                groups[key], key=lambda s: (-s.percent, s.who.casefold(), s.objective.id)
+            ),
+        )
+        for key in sorted(groups, key=order)
+    ]
 
 
 def percent(actual: Decimal, target: Decimal) -> Decimal:

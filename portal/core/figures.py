@@ -3,8 +3,10 @@
 `portal.plugins.build_manager` registers this module like any plugin, so
 objectives and reports reach the core's figures the way they reach a plugin's
 (`register_report_sources`). Every source answers in one grouped query and
-admits a record only when the viewer's scope admits it and covers the person
-it is credited to: a figure never tells anything about someone out of sight.
+counts a record when the viewer's scope covers the person it is credited to
+(owner, author, assignee), whether or not the viewer sees the record's client:
+a figure measures that person's own work, so everyone who sees the person
+reads the same figure, and it never tells anything about someone out of sight.
 """
 
 from __future__ import annotations
@@ -110,13 +112,16 @@ def new_customers(
 
 
 def activities(scope: Scope, start: date, end: date, keys: tuple[str, ...]) -> Iterator[DailyTotal]:
-    """Calls and visits, for their author, on the local day they happened."""
+    """Calls and visits, for their author, on the local day they happened.
+
+    The client is not checked: a call the author made counts for them even
+    after its client moved to a team the viewer does not see.
+    """
     kinds = [kind for kind, key in _ACTIVITY_MEASURES.items() if key in keys]
     since, until = utc_span(start, end)
     day = local_date(Activity.happened_at, since, until)
-    query = scope.clients(
+    query = (
         Activity.select(Activity.author, Activity.kind, day, pw.fn.COUNT(Activity.id))
-        .join(Client)
         .where(
             Activity.kind.in_(kinds)
             & (Activity.happened_at >= since)
@@ -130,10 +135,13 @@ def activities(scope: Scope, start: date, end: date, keys: tuple[str, ...]) -> I
 
 
 def meetings(scope: Scope, start: date, end: date, keys: tuple[str, ...]) -> Iterator[DailyTotal]:
-    """Meetings marked done, for their assignee, on the local day they were completed."""
+    """Meetings marked done, for their assignee, on the local day they were completed.
+
+    As with activities, the meeting's client is not checked: only its assignee.
+    """
     since, until = utc_span(start, end)
     day = local_date(Task.completed_at, since, until)
-    query = scope.tasks(
+    query = (
         Task.select(Task.assignee, day, pw.fn.COUNT(Task.id))
         .where(
             (Task.kind == "meeting")

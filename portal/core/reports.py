@@ -1,4 +1,4 @@
-"""Report data sources: figures per person and day, limited to what a viewer sees.
+"""Report data sources: figures per person and day, for the people a viewer sees.
 
 The core and plugins declare sources through `register_report_sources`. A
 source names its measures and answers, for a viewer's scope and a span of
@@ -47,8 +47,11 @@ class DailyTotal(NamedTuple):
 
 
 # (scope, first day, last day included, measure keys) -> totals; days without
-# anything are left out. Must admit only records the scope admits, and should
-# answer in one query per source whatever the number of people.
+# anything are left out. Must count a record when, and only when, the scope
+# covers the person it is credited to (`scope.owner_rule()`), whatever the
+# viewer sees of the record's client: the figure is that person's own work, the
+# same for every viewer who sees them. Should answer in one query per source
+# whatever the number of people.
 Totals = Callable[["Scope", date, date, tuple[str, ...]], Iterable[DailyTotal]]
 
 

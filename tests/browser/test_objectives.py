@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from portal.core.models import Client, Opportunity, Pipeline, Profile, Stage, User
 from portal.core.permissions import read_grants, write_grants
@@ -69,12 +69,39 @@ def test_a_manager_sets_an_objective_and_reads_it_on_a_phone(phone: Browsing) ->
     row = page.locator("table.objectives-team tbody tr").first
     expect(row).to_contain_text("Lucía Peña")
     expect(row).to_contain_text("50 %")
+    # The team's rows stack as cards on a phone: nothing runs off the side,
+    # and each person's curve unfolds under their row, without JavaScript.
+    assert_fits(page)
+    expect(row.locator("td.num").first).to_be_in_viewport()
+    page.get_by_text("Curve of Lucía Peña").click()
+    curve = page.locator(".objective-curve svg.objective-chart").first
+    expect(curve).to_be_visible()
+    box = curve.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 360
+    assert_fits(page)
     # The measure selector narrows the ranking: to nothing for calls.
     page.select_option("#f-metric", label="Calls")
     if not phone.js:
         page.get_by_role("button", name="Show").click()
     expect(page.locator("table.objectives-team")).to_have_count(0)
     assert "metric=activities.calls" in page.url
+    assert_fits(page)
+    phone.assert_quiet()
+
+
+def assert_fits(page: Page) -> None:
+    """Nothing on the page is wider than the phone's 360 px."""
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360 + OVERFLOW_TOLERANCE
-    phone.assert_quiet()
+    # The table's scrolling wrapper hides a wide table from the page's width.
+    widest = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('.objectives-team-section *')]"
+        ".map(e => e.getBoundingClientRect().right))"
+    )
+    culprit = page.evaluate(
+        "[...document.querySelectorAll('.objectives-team-section *')]"
+        ".filter(e => e.getBoundingClientRect().right > 362)"
+        ".map(e => `${e.tagName}.${e.className} ${e.getBoundingClientRect().right}`)"
+        ".slice(0, 8).join(' | ')"
+    )
+    assert widest <= 360 + OVERFLOW_TOLERANCE, culprit

@@ -126,12 +126,10 @@ def naive(team: set[int]) -> dict[tuple[str, int, date], Decimal]:
         day = first_won.get(client.id)
         if day and client.owner_id in team and START <= day <= END:
             totals[(figures.NEW_CUSTOMERS, client.owner_id, day)] += 1
-    owners = {client.id: client.owner_id for client in Client.select()}
     for activity in Activity.select():
         day = local(activity.happened_at)
         kind = {"call": figures.CALLS, "visit": figures.VISITS}.get(activity.kind)
-        seen = owners[activity.client_id] in team and activity.author_id in team
-        if kind and seen and START <= day <= END:
+        if kind and activity.author_id in team and START <= day <= END:
             totals[(kind, activity.author_id, day)] += 1
     for task in Task.select():
         day = local(task.completed_at)
@@ -176,6 +174,36 @@ def test_a_manager_never_counts_another_teams_records(org: SimpleNamespace) -> N
     assert {key[1] for key in found} <= north_team
     # A salesperson sees only their own figures, not their peer's.
     assert product(org.ana) == naive({org.ana.id})
+
+
+def test_a_persons_work_counts_the_same_whoever_sees_them(org: SimpleNamespace) -> None:
+    """Ana's call and meeting stay hers after the client moves to the South team."""
+    client = Client.create(name="Moved", owner=org.ana)
+    moment = datetime(2026, 3, 10, 18, 0)
+    Activity.create(client=client, author=org.ana, kind="call", happened_at=moment)
+    Task.create(
+        kind="meeting",
+        title="Meet",
+        client=client,
+        assignee=org.ana,
+        status="done",
+        completed_at=moment,
+    )
+    day = date(2026, 3, 10)
+    keys = [(figures.CALLS, org.ana.id, day), (figures.MEETINGS, org.ana.id, day)]
+    before = {viewer: product(viewer) for viewer in (org.ana, org.north, org.cmo)}
+    client.owner = org.carl
+    client.save()
+    for viewer, found in before.items():
+        after = product(viewer)
+        # North no longer sees the client, yet counts Ana's work as the CMO does.
+        assert [after.get(key) for key in keys] == [found.get(key) for key in keys], viewer.name
+        assert all(after.get(key) for key in keys)
+    assert product(org.north) == naive({org.north.id, org.ana.id, org.bea.id})
+    # South sees the client now, never Ana: her call is not South's to count.
+    south = product(org.south)
+    assert all(key[1] in {org.south.id, org.carl.id, org.dan.id} for key in south)
+    assert south == naive({org.south.id, org.carl.id, org.dan.id})
 
 
 def test_each_source_answers_in_one_query(org: SimpleNamespace) -> None:

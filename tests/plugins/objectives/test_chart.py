@@ -141,7 +141,7 @@ def test_exceeded_objective_grows_the_axis_and_keeps_the_objective_visible() -> 
     assert all(0 <= x <= width and 0 <= y <= height for x, y in actual)
     # The objective sits inside the plot, not squashed onto its top edge.
     assert min(y for _x, y in actual) < target < level(svg, "chart-axis")
-    assert "Actual: €13,000.50 (163%)" in texts(svg)
+    assert "Actual: €13,000.50 (162.5%)" in texts(svg)
     assert_snapshot(svg, "exceeded")
 
 
@@ -307,3 +307,14 @@ def test_an_unknown_unit_or_an_inverted_period_is_refused() -> None:
         render(unit="kg")
     with pytest.raises(ValueError):
         render(start=END, end=START)
+
+
+def test_the_percentage_is_rounded_as_the_page_rounds_it() -> None:
+    """99.8 % is not yet the objective: the chart must not read 100 %."""
+    done = {date(2026, 12, 2): Decimal("998")}
+    english = render(daily=done, target=Decimal("1000"))
+    spanish = render(daily=done, target=Decimal("1000"), locale="es")
+
+    assert "(99.8%)" in (english.find(SVG + "desc").text or "")
+    assert "Actual: €998.00 (99.8%)" in texts(english)
+    assert "(99,8\N{NO-BREAK SPACE}%)" in (spanish.find(SVG + "desc").text or "")

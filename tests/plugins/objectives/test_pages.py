@@ -8,10 +8,12 @@ from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
+import pytest
 from starlette.testclient import TestClient
 
+from plugins.objectives import routes
 from plugins.objectives.models import Objective
-from plugins.objectives.periods import MONTH, Period
+from plugins.objectives.periods import MONTH, QUARTER, YEAR, Period
 from portal.core.models import AuditEntry, Profile
 from portal.i18n import local_today
 from tests.conftest import count_queries, log_in, make_user, post_form
@@ -22,19 +24,27 @@ WON = "opportunities.won_value"
 
 def objective(who: object, target: str, *, start: date = MARCH, **extra: object) -> Objective:
     owner = {"profile": who} if isinstance(who, Profile) else {"user": who}
-    return Objective.create(
-        **owner, period=MONTH, starts_on=start, metric=WON, target=Decimal(target), **extra
-    )
+    values = {"period": MONTH, "metric": WON, **extra}
+    return Objective.create(**owner, starts_on=start, target=Decimal(target), **values)
+
+
+def rankings(html: str) -> list[tuple[str, list[str]]]:
+    """Each ranking of the team: its heading and its people's rows, as text."""
+    found = []
+    for part in html.split('<table class="list objectives-team"')[1:]:
+        heading = re.findall(r"<h3[^>]*>(.*?)</h3>", html.split(part, 1)[0])[-1]
+        body = part.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+        people = []
+        for row in re.findall(r'<tr id="objective-.*?</tr>', body, re.S):
+            people.append(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip())
+        found.append((heading, people))
+    return found
 
 
 def rows(html: str) -> list[str]:
-    """The team table's rows, as text without tags."""
-    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in html else ""
-    found = []
-    for row in body.split("<tr")[1:]:
-        text = re.sub(r"<[^>]+>", " ", "<tr" + row)
-        found.append(re.sub(r"\s+", " ", text).strip())
-    return found
+    """The first ranking's rows (the one ranking when one measure and period show)."""
+    found = rankings(html)
+    return found[0][1] if found else []
 
 
 def test_a_salesperson_sees_where_they_stand(web: TestClient, company: SimpleNamespace) -> None:
@@ -400,3 +410,99 @@ def test_an_administrator_sees_objectives_through_their_scope_only(
     choices = web.get("/objectives/new").text
     assert f'value="user:{company.ana.id}"' not in choices
     assert f'value="user:{company.admin.id}"' in choices
+
+
+def card(html: str, found: Objective) -> str:
+    """One objective's card on the page, as text without tags."""
+    match = re.search(rf'<article[^>]*id="objective-{found.id}".*?</article>', html, re.S)
+    assert match, f"no card for objective {found.id}"
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(0)))
+
+
+def test_the_pace_message_tells_reached_exceeded_on_pace_and_behind(
+    web: TestClient, company: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 March 2025; Ana won 1,000 on 3 March and nothing else this year."""
+    monkeypatch.setattr(routes, "local_today", lambda: date(2025, 3, 20))
+    reached = objective(company.ana, "1000.00")
+    exceeded = objective(company.ana, "900.00", period=QUARTER, start=date(2025, 1, 1))
+    # A year's pace by 20 March is 79/365 of the target: 866 of 4,000.
+    on_pace = objective(company.ana, "4000.00", period=YEAR, start=date(2025, 1, 1))
+    behind = objective(
+        company.ana, "100", metric="opportunities.won_count", period=YEAR, start=date(2025, 1, 1)
+    )
+    log_in(web, "ana@example.com")
+
+    page = web.get("/objectives").text
+
+    assert "Objective reached." in card(page, reached)
+    assert "Objective exceeded." in card(page, exceeded)
+    assert "111.1 % attained" in card(page, exceeded)
+    assert "On pace." in card(page, on_pace)
+    assert "Behind the expected pace." in card(page, behind)
+    for done in (reached, exceeded):
+        assert "On pace." not in card(page, done) and "Behind" not in card(page, done)
+    assert "Objective" not in card(page, on_pace).split("attained", 1)[1]
+
+
+def test_every_measure_ranks_each_measure_and_period_apart(
+    web: TestClient, company: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Euros in March, deals won in March and euros in Q1 are three rankings."""
+    monkeypatch.setattr(routes, "local_today", lambda: date(2025, 3, 20))
+    objective(company.ana, "2000.00")
+    objective(company.bea, "1000.00")
+    objective(company.bea, "1", metric="opportunities.won_count")
+    objective(company.ana, "500.00", period=QUARTER, start=date(2025, 1, 1))
+    log_in(web, "north@example.com")
+
+    found = rankings(web.get("/objectives").text)
+
+    assert [heading for heading, _people in found] == [
+        "Value of won opportunities · March 2025",
+        "Won opportunities · March 2025",
+        "Value of won opportunities · Q1 2025",
+    ]
+    march, deals, quarter = (people for _heading, people in found)
+    assert [row.split()[:2] for row in march] == [["1", "Ana"], ["2", "Bea"]]
+    assert "50 %" in march[0] and "50 %" in march[1]
+    assert [row.split()[:2] for row in deals] == [["1", "Bea"]] and "100 %" in deals[0]
+    assert [row.split()[:2] for row in quarter] == [["1", "Ana"]] and "200 %" in quarter[0]
+
+
+def test_each_teammates_curve_unfolds_under_their_row(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    ana = objective(company.ana, "2000.00")
+    objective(company.bea, "1000.00")
+    log_in(web, "north@example.com")
+
+    page = web.get("/objectives?period=2025-03").text
+
+    row = page.split(f'<tr id="objective-{ana.id}"', 1)[1].split('<tr id="objective-', 1)[0]
+    curve = row.split('class="objective-curve"', 1)[1]
+    assert "<details>" in curve and "Curve of Ana" in curve
+    assert 'class="objective-chart"' in curve and "<desc>" in curve
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", curve))
+    assert "50 % attained" in text and "€1,000.00 of €2,000.00" in text
+    assert "Still to go €1,000.00" in text and "Days left 0" in text
+    # The card inside is no second element with the row's id.
+    assert page.count(f'id="objective-{ana.id}"') == 1
+
+
+def test_the_curves_cost_no_query_per_teammate(web: TestClient, company: SimpleNamespace) -> None:
+    objective(company.ana, "100.00")
+    log_in(web, "cmo@example.com")
+
+    def count() -> int:
+        with count_queries() as page:
+            html = web.get("/objectives?period=2025-03&team=all").text
+        assert html.count('class="objective-curve"') == html.count('class="objective-row"')
+        return len(page)
+
+    before = count()
+    for number in range(12):
+        person = make_user(f"extra{number}@example.com", company.south_sales)
+        company.won(person, "10.00", date(2025, 3, 20))
+        objective(person, "100.00")
+    assert count() == before
