@@ -70,6 +70,14 @@ def offered(today: date) -> range:
     return range(today.year - 1, today.year + 2)
 
 
+FIRST_YEAR = 2000
+
+
+def accepted(period: Period, today: date) -> bool:
+    """From 2000 (history) to the end of next year, as the form offers at most."""
+    return FIRST_YEAR <= period.start.year <= today.year + 1
+
+
 def read_form(
     raw: dict[str, str],
     access: Access,
@@ -93,7 +101,9 @@ def read_form(
     else:
         errors["who"] = _("Choose a person or a profile of your team.")
     period = Period.parse(raw.get("period", ""))
-    if period is not None and period != kept and period.start.year not in offered(today):
+    # The form offers three years; an earlier one may still be recorded for
+    # history (a posted form outlives New Year), never one past next year.
+    if period is not None and period != kept and not accepted(period, today):
         period = None
     if period is None:
         errors["period"] = _("Choose one of the months, quarters or years offered.")
