@@ -282,6 +282,9 @@ def split(
 
     A person who already has an objective for the same measure and period gets
     it changed; a share of zero removes theirs.
+
+    TODO: the split page does not yet list the people whose objective of their
+    own (or share of another whole) a split will replace, nor ask before it.
     """
     period = Period(objective.period, objective.starts_on)
     written: list[Objective] = []
