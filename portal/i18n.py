@@ -149,6 +149,12 @@ def format_number(value: int | Decimal | None) -> str:
     return numbers.format_decimal(value, locale=_locale())
 
 
+def format_amount(value: Decimal) -> str:
+    """An amount as people write it in a form: no decimals when whole, else two."""
+    pattern = "#,##0" if value == value.to_integral_value() else "#,##0.00"
+    return numbers.format_decimal(value, format=pattern, locale=_locale())
+
+
 @lru_cache(maxsize=4096)
 def _formatted_int(value: int, language: str) -> str:
     # Every list page shows its count; Babel takes tens of microseconds for it.

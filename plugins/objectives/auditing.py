@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from plugins.objectives.periods import Period
 from portal.core.audit_log import AuditLabels, shown
-from portal.i18n import N_, format_number
+from portal.i18n import N_, format_amount
 from portal.i18n import gettext as _
 
 
@@ -29,7 +29,7 @@ def _measure(value: Any, request: Request) -> str:
 
 def _amount(value: Any, request: Request) -> str:
     try:
-        return format_number(Decimal(str(value)))
+        return format_amount(Decimal(str(value)))
     except InvalidOperation:
         return shown(value)
 

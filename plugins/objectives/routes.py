@@ -19,7 +19,7 @@ from plugins.objectives.models import Objective
 from plugins.objectives.periods import KIND_LABELS, KINDS, Period
 from plugins.objectives.standing import Figures, Standing, rank, stand
 from portal.core.reports import COUNT, DailyTotal, Measure, Sources, daily_totals
-from portal.i18n import current_language, format_number, local_today
+from portal.i18n import current_language, format_amount, local_today
 from portal.i18n import gettext as _
 from portal.web.rendering import grants_of, render, see_other
 from portal.web.requests import client_ip, form_values, permission_required, scope_of
@@ -304,7 +304,7 @@ def _as_form(objective: Objective) -> dict[str, str]:
         "period": Period(objective.period, objective.starts_on).token,
         "metric": objective.metric,
         # As the user writes numbers, so that saving unchanged reads it back.
-        "target": format_number(objective.target),
+        "target": format_amount(objective.target),
     }
 
 
@@ -354,7 +354,7 @@ async def split(request: Request) -> Response:
     measure = _measure(_sources(request), objective.metric)
     even = targets.even_shares(objective, people, measure.unit)
     errors: dict[str, str] = {}
-    form = {f"share-{p}": format_number(share) for p, share in even.items()}
+    form = {f"share-{p}": format_amount(share) for p, share in even.items()}
     if request.method == "POST":
         raw = await form_values(request)
         shares = targets.read_shares(raw, objective, people, measure.unit)

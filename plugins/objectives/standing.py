@@ -152,6 +152,10 @@ class Standing:
         return self.target > 0 and self.actual > self.target
 
     @property
+    def started(self) -> bool:
+        return self.today >= self.period.start
+
+    @property
     def on_pace(self) -> bool:
         """At or past the even pace but short of the target, which `reached` tells."""
         return self.expected <= self.actual and not self.reached

@@ -193,6 +193,21 @@ def test_values_are_prefilled_as_the_user_writes_them(
     assert value_of(page, f"share-{company.ana.id}") == "50.000"
 
 
+def test_cents_keep_both_digits_in_the_form_and_the_audit(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    share = objective(company.ana, "1000.50")
+    speaks(company.north, "es")
+    log_in(web, "north@example.com")
+
+    assert value_of(web.get(f"/objectives/{share.id}/edit").text, "target") == "1.000,50"
+    assert set_target(web, company.bea, "12.000,5").status_code == 303
+    web.cookies.clear()
+    speaks(company.admin, "es")
+    log_in(web, "admin@example.com")
+    assert "12.000,50" in web.get("/admin/audit").text
+
+
 def test_assistants_neither_set_objectives_nor_receive_them(
     web: TestClient, company: SimpleNamespace
 ) -> None:

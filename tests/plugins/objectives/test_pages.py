@@ -445,6 +445,19 @@ def test_the_pace_message_tells_reached_exceeded_on_pace_and_behind(
     assert "Objective" not in card(page, on_pace).split("attained", 1)[1]
 
 
+def test_a_period_not_started_tells_no_pace(
+    web: TestClient, company: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes, "local_today", lambda: date(2025, 3, 20))
+    april = objective(company.ana, "500.00", start=date(2025, 4, 1))
+    log_in(web, "ana@example.com")
+
+    page = web.get("/objectives?period=2025-04").text
+
+    assert "attained" in card(page, april)
+    assert "On pace." not in card(page, april) and "Behind" not in card(page, april)
+
+
 def test_every_measure_ranks_each_measure_and_period_apart(
     web: TestClient, company: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
