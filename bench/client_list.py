@@ -38,11 +38,16 @@ from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx2  # noqa: E402
+import jinja2  # noqa: E402
 import peewee as pw  # noqa: E402
 from playhouse.db_url import connect  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import HTMLResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
+from portal import i18n  # noqa: E402
 from portal.app import create_app  # noqa: E402
 from portal.config import Settings  # noqa: E402
 from portal.core.models import Client, Profile, User  # noqa: E402
@@ -61,6 +66,8 @@ FIRST_LOAD_REQUESTS = 5
 FRAGMENT_TARGET = 8 * KB
 BUILD_TARGET_PER_100K = 60.0
 MIN_REQUESTS = 30
+# Served by the bench's app only: the first page's own bytes, prebuilt.
+PREBUILT_URL = "/bench/prebuilt"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # Rows per INSERT stay under SQLite's 32,766 bound parameters (20 columns each);
 # one transaction per TX_ROWS keeps the WAL small during the load.
@@ -634,6 +641,89 @@ def measure_bytes(client: TestClient) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def capturing_render() -> Iterator[dict[str, Any]]:
+    """The template and values of the first page rendered inside the block."""
+    captured: dict[str, Any] = {}
+    original = jinja2.Template.render
+
+    def render(template: jinja2.Template, *args: Any, **kwargs: Any) -> str:
+        if not captured:
+            captured.update(
+                template=template,
+                values=dict(*args, **kwargs),
+                language=i18n.current_language.get(),
+                zone=i18n.current_zone.get(),
+            )
+        return original(template, *args, **kwargs)
+
+    jinja2.Template.render = render  # type: ignore[method-assign]
+    try:
+        yield captured
+    finally:
+        jinja2.Template.render = original  # type: ignore[method-assign]
+
+
+def p50_of(run: Any, count: int) -> float:
+    """Median seconds of `run()` over `count` calls, after a tenth as many unmeasured."""
+    for _ in range(max(3, count // 10)):
+        run()
+    spent = []
+    for _ in range(count):
+        start = time.perf_counter()
+        run()
+        spent.append(time.perf_counter() - start)
+    return percentile(spent, 0.5)
+
+
+def time_fixed_costs(
+    app: Any, client: TestClient, timer: InLoopClient, clock: ServerClock, count: int
+) -> dict[str, float]:
+    """Python the first page costs whatever its scope and rows: the stack and the template.
+
+    `stack`: the same app serving the page's own bytes, prebuilt, to the same
+    session (session lookup, CSRF and language middleware, routing, gzip).
+    `template`: rendering the page's template again from the values the
+    request gave it, with no query. Both beside the page's SQL floor tell how
+    much Python time is left for scope, filters and rows under the target.
+    """
+    with capturing_render() as captured:
+        html = client.get("/clients").text
+    app.state.bench_page = html
+
+    def stack() -> None:
+        timer.get(PREBUILT_URL)
+
+    stack_runs = []
+    for _ in range(max(3, count // 10)):
+        stack()
+    for _ in range(count):
+        stack()
+        stack_runs.append(clock.last)
+
+    template, values = captured["template"], captured["values"]
+    language = i18n.current_language.set(captured["language"])
+    zone = i18n.current_zone.set(captured["zone"])
+    try:
+        with recording() as statements:
+            template_p50 = p50_of(lambda: template.render(values), count)
+        assert not statements, "rendering the list ran a query"
+    finally:
+        i18n.current_language.reset(language)
+        i18n.current_zone.reset(zone)
+    ms = 1000.0
+    return {
+        "stack_p50_ms": percentile(stack_runs, 0.5) * ms,
+        "template_p50_ms": template_p50 * ms,
+    }
+
+
+async def _prebuilt(request: Request) -> HTMLResponse:
+    response = HTMLResponse(request.app.state.bench_page)
+    response.headers["vary"] = "HX-Request"
+    return response
+
+
 def measure_viewer(
     app: ASGIApp, cursor: Any, viewer: Viewer, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -647,6 +737,7 @@ def measure_viewer(
                 time_page(timer, clock, cursor, "/clients", args),
                 time_page(timer, clock, cursor, f"/clients?{search}", args),
             ]
+            fixed = time_fixed_costs(app, client, timer, clock, args.requests)
         finally:
             timer.close()
         queries = {size: count_queries(client, f"/clients?size={size}") for size in (25, 50, 100)}
@@ -655,6 +746,7 @@ def measure_viewer(
     return {
         "viewer": viewer.__dict__,
         "timings": timings,
+        "fixed": fixed,
         "queries": queries,
         "bytes": sizes,
     }
@@ -666,6 +758,7 @@ def measure_viewer(
 def run_on(url: str, engine: str, workdir: Path, args: argparse.Namespace) -> dict:
     settings = Settings(data_dir=workdir / "data", database_url=url, secret_key="bench-secret-key")
     app = create_app(settings, plugins=build_manager(settings, load_installed=False))
+    app.router.routes.insert(0, Route(PREBUILT_URL, _prebuilt))
     migrate(db.obj)
     rng = random.Random(args.seed)
 
@@ -773,6 +866,22 @@ def report(run: dict, args: argparse.Namespace) -> list[bool]:
             print(f"  {role:<12} {_shown(timing['url']):<22} {parts}")
             for what, plan in timing["plans"].items():
                 print(f"    plan of the {what}: " + " | ".join(line.strip() for line in plan))
+
+    print(
+        "\nPython the first page costs whatever its scope and rows, p50 ms: stack ="
+        " the same app serving the page's own bytes prebuilt (session, middleware,"
+        " routing, gzip); template = rendering the page again from its values."
+        f" Left = what {RATIO_TARGET:g}x the floor leaves for scope, filters and list"
+        " code after the floor, the stack and the template"
+    )
+    print(f"  {'viewer':<12} {'floor':>6} {'stack':>6} {'template':>8} {'left':>6}")
+    for result in run["viewers"]:
+        floor = result["timings"][0]["floor_p50_ms"]
+        fixed = result["fixed"]
+        stack, template = fixed["stack_p50_ms"], fixed["template_p50_ms"]
+        left = (RATIO_TARGET - 1) * floor - stack - template
+        role = result["viewer"]["role"]
+        print(f"  {role:<12} {floor:6.2f} {stack:6.2f} {template:8.2f} {left:6.2f}")
 
     print(f"\nqueries per request (target: the same for every size, <= {QUERY_TARGET})")
     for result in run["viewers"]:

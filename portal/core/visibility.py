@@ -243,12 +243,11 @@ def client_condition(rule: str, ids: Sequence) -> pw.Expression | None:
 
 @compiled
 def _tree_statement() -> pw.SelectBase:
+    # A count per profile through the user table's profile index: half what a
+    # LEFT JOIN with GROUP BY takes in SQLite, and every page runs it.
+    users = User.select(pw.fn.COUNT(pw.SQL("*"))).where(User.profile == Profile.id)
     columns = (Profile.id, Profile.parent, Profile.kind, Profile.is_assistant)
-    return (
-        Profile.select(*columns, pw.fn.COUNT(User.id))
-        .join(User, pw.JOIN.LEFT_OUTER, on=(User.profile == Profile.id))
-        .group_by(*columns)
-    )
+    return Profile.select(*columns, users.alias("users"))
 
 
 @compiled
