@@ -89,6 +89,7 @@ ACTION_LABELS = {
     "opportunities.deleted": N_("Opportunity deleted"),
     "pipelines.created": N_("Pipeline created"),
     "pipelines.updated": N_("Pipeline renamed"),
+    "pipelines.deleted": N_("Pipeline deleted"),
     "pipelines.stage.created": N_("Stage added"),
     "pipelines.stage.updated": N_("Stage changed"),
     "pipelines.stage.deleted": N_("Stage deleted"),

@@ -523,3 +523,33 @@ def delete_stage(stage: Stage, *, actor: User, ip: str = "") -> None:
             "pipelines.stage.deleted", actor=actor, target=stage,
             before={"name": stage.name}, ip=ip,
         )  # fmt: skip
+
+
+def deletion_refusal(pipeline: Pipeline) -> UserError | None:
+    """Why `pipeline` cannot be deleted, or None when it can."""
+    if pipeline.is_default:
+        return UserError(N_("The default pipeline cannot be deleted."))
+    # Opportunities never leave their pipeline (see `change_stage`), so a
+    # pipeline that held some would take their history with it.
+    held = pipeline.opportunities.count()
+    if held:
+        return UserError(
+            N_("Only a pipeline without opportunities can be deleted; this one holds %(n)s."),
+            n=held,
+        )
+    return None
+
+
+def delete_pipeline(pipeline: Pipeline, *, actor: User, ip: str = "") -> None:
+    """Delete a pipeline without opportunities, and its stages."""
+    refusal = deletion_refusal(pipeline)
+    if refusal is not None:
+        raise refusal
+    stages = [label(stage) for stage in stages_of(pipeline)]
+    with db.atomic():
+        Stage.delete().where(Stage.pipeline == pipeline.id).execute()
+        pipeline.delete_instance()
+        audit.record(
+            "pipelines.deleted", actor=actor, target=pipeline,
+            before={"name": label(pipeline), "stages": stages}, ip=ip,
+        )  # fmt: skip

@@ -573,3 +573,60 @@ def test_from_the_board_a_new_opportunity_finds_its_client_and_comes_back(
     other = post_form(http, f"/clients/{mine.id}/opportunities/new",
                       {**form, "next": "https://example.org/"})  # fmt: skip
     assert other.headers["location"] == f"/clients/{mine.id}#opportunities"
+
+
+def test_an_empty_pipeline_is_deleted_after_confirmation_and_a_used_one_is_not(
+    http: TestClient, team: SimpleNamespace
+) -> None:
+    admin = make_user("admin@example.com", make_profile("Sistemas"), is_admin=True, language="en")
+    log_in(http, admin.email)
+    assert post_form(http, "/admin/pipelines", {"name": "Licitaciones"}).status_code == 303
+    assert post_form(http, "/admin/pipelines", {"name": "Renovaciones"}).status_code == 303
+    tenders = Pipeline.get(Pipeline.name == "Licitaciones")
+    renewals = Pipeline.get(Pipeline.name == "Renovaciones")
+    held = pipelines.stages_of(renewals)[0]
+    Opportunity.create(
+        client=new_client(team.ana), owner=team.ana, title="Renovación", pipeline=renewals,
+        stage=held, status=held.kind,
+    )  # fmt: skip
+
+    # Asking first: the page names what goes, and nothing is gone yet.
+    asked = http.get(f"/admin/pipelines/{tenders.id}/delete")
+    assert asked.status_code == 200
+    assert "Delete the pipeline Licitaciones?" in asked.text
+    assert "Its 5 stages go with it:" in asked.text
+    assert Pipeline.get_or_none(Pipeline.id == tenders.id) is not None
+
+    gone = post_form(http, f"/admin/pipelines/{tenders.id}/delete")
+    assert gone.status_code == 303
+    assert Pipeline.get_or_none(Pipeline.id == tenders.id) is None
+    assert not Stage.select().where(Stage.pipeline == tenders.id).exists()
+    entry = AuditEntry.get(AuditEntry.action == "pipelines.deleted")
+    assert json.loads(entry.before)["name"] == "Licitaciones"
+
+    # One that holds an opportunity, and the default one, stay, with the reason.
+    reason = "Only a pipeline without opportunities can be deleted; this one holds 1."
+    page = http.get(f"/admin/pipelines/{renewals.id}/delete")
+    assert reason in page.text and "Yes, delete" not in page.text
+    refused = post_form(http, f"/admin/pipelines/{renewals.id}/delete")
+    assert refused.status_code == 400 and reason in refused.text
+    default = Pipeline.get(Pipeline.is_default == True)  # noqa: E712
+    refused = post_form(http, f"/admin/pipelines/{default.id}/delete")
+    assert "The default pipeline cannot be deleted." in refused.text
+    assert Pipeline.select().count() == 2
+    assert len(pipelines.stages_of(renewals)) == 5
+    assert f"/admin/pipelines/{default.id}/delete" not in http.get("/admin/pipelines").text
+
+
+def test_only_pipeline_administrators_delete_pipelines(
+    http: TestClient, team: SimpleNamespace
+) -> None:
+    admin = make_user("admin@example.com", make_profile("Sistemas"), is_admin=True, language="en")
+    log_in(http, admin.email)
+    post_form(http, "/admin/pipelines", {"name": "Licitaciones"})
+    tenders = Pipeline.get(Pipeline.name == "Licitaciones")
+    log_in(http, team.head.email)
+
+    assert http.get(f"/admin/pipelines/{tenders.id}/delete").status_code in (403, 404)
+    assert post_form(http, f"/admin/pipelines/{tenders.id}/delete").status_code in (403, 404)
+    assert Pipeline.get_or_none(Pipeline.id == tenders.id) is not None

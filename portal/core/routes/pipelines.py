@@ -90,6 +90,25 @@ async def pipeline_rename(request: Request) -> Response:
 
 
 @permission_required(KEY)
+async def pipeline_delete(request: Request) -> Response:
+    pipeline = _pipeline(request)
+    if request.method == "GET":
+        refusal = pipelines.deletion_refusal(pipeline)
+        context = {
+            "pipeline": pipeline,
+            "name": pipelines.label(pipeline),
+            "stages": [pipelines.label(stage) for stage in pipelines.stages_of(pipeline)],
+            "refusal": refusal.translated() if refusal else "",
+        }
+        return render(request, "admin/pipeline_delete.html", context)
+    try:
+        pipelines.delete_pipeline(pipeline, actor=request.state.user, ip=client_ip(request))
+    except UserError as error:
+        return _page(request, {f"delete-pipeline-{pipeline.id}": error.translated()})
+    return see_other("/admin/pipelines")
+
+
+@permission_required(KEY)
 async def stage_add(request: Request) -> Response:
     pipeline = _pipeline(request)
     change = partial(pipelines.add_stage, pipeline)
@@ -128,6 +147,9 @@ async def stage_delete(request: Request) -> Response:
 routes = [
     Route("/admin/pipelines", pipeline_page, methods=["GET", "POST"]),
     Route("/admin/pipelines/{pipeline_id:id}", pipeline_rename, methods=["POST"]),
+    Route(
+        "/admin/pipelines/{pipeline_id:id}/delete", pipeline_delete, methods=["GET", "POST"]
+    ),
     Route("/admin/pipelines/{pipeline_id:id}/stages", stage_add, methods=["POST"]),
     Route("/admin/stages/{stage_id:id}", stage_update, methods=["POST"]),
     Route("/admin/stages/{stage_id:id}/move", stage_shift, methods=["POST"]),
