@@ -188,9 +188,11 @@ def client_panels(client: Client, user: User, grants: Grants) -> list[Panel] | N
     the page draws each as a titled placeholder that fetches its URL once on
     screen (a plain link without JavaScript), ordered by `order`. `None` or
     an empty list adds none. Check `grants` here so a panel the user may not
-    open is not offered; the panel's route checks again. Do no queries here:
-    the page's cost must not grow with the plugins. An exception is logged
-    with the plugin's name and its panels are left out; the page still opens.
+    open is not offered; the panel's route checks again and answers through
+    `portal.web.contributions.render_panel` (the fragment to htmx, a page in
+    the layout to the plain link). Do no queries here: the page's cost must
+    not grow with the plugins. An exception is logged with the plugin's name
+    and its panels are left out; the page still opens.
     """
 
 
@@ -199,9 +201,10 @@ def dashboard_widgets(user: User, grants: Grants) -> list[Widget] | None:
     """Called while the home page is drawn for `user`, who may do `grants`.
 
     Return `portal.web.contributions.Widget`s, drawn like client panels (a
-    placeholder loading its URL, half or full width); `None` or an empty list
-    adds none. Do no queries here. An exception is logged with the plugin's
-    name and its widgets are left out; the home page still opens.
+    placeholder loading its URL, half or full width, its route answering
+    through `render_panel`); `None` or an empty list adds none. Do no queries
+    here. An exception is logged with the plugin's name and its widgets are
+    left out; the home page still opens.
     """
 
 

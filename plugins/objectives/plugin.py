@@ -79,7 +79,7 @@ def register_permissions() -> list[Permission]:
 def dashboard_widgets(user: User, grants: Grants) -> list[Widget] | None:
     if not grants.has(MENU):
         return None
-    return [Widget("objectives.progress", N_("Objectives"), "/objectives/widget", order=20)]
+    return [Widget("objectives.progress", routes.WIDGET_TITLE, "/objectives/widget", order=20)]
 
 
 @hookimpl

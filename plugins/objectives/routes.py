@@ -19,13 +19,16 @@ from plugins.objectives.models import Objective
 from plugins.objectives.periods import KIND_LABELS, KINDS, Period
 from plugins.objectives.standing import Figures, Standing, rank, stand
 from portal.core.reports import COUNT, DailyTotal, Measure, Sources, daily_totals
-from portal.i18n import current_language, format_amount, local_today
+from portal.i18n import N_, current_language, format_amount, local_today
 from portal.i18n import gettext as _
+from portal.web.contributions import render_panel
 from portal.web.rendering import grants_of, render, see_other
 from portal.web.requests import client_ip, form_values, permission_required, scope_of
 
 # The "Objectives" entry of the menu is also the key that opens every page.
 menu_required = permission_required(MENU)
+# The home widget's title, on the home page and on the widget opened as a page.
+WIDGET_TITLE = N_("Objectives")
 
 
 def _access(request: Request) -> Access:
@@ -205,7 +208,7 @@ async def widget(request: Request) -> Response:
         "chart": _charts(request),
     }
     # The home page fetches the fragment; without JavaScript its link opens a page.
-    return render(request, "objectives/widget.html", context, block="widget")
+    return render_panel(request, "objectives/widget.html", context, title=WIDGET_TITLE)
 
 
 # -- changing ----------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Both are loaded lazily: the page draws a placeholder that fetches `url` with
 htmx once it is on screen, and a plain link to the same URL without
 JavaScript. The route behind `url` belongs to the plugin and must check the
-visibility scope and the permission itself, like any other page.
+visibility scope and the permission itself, like any other page; it answers
+through `render_panel`, which serves both the placeholder and the link.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from portal.i18n import gettext as _
 from portal.plugins import collect_safely
-from portal.web.rendering import grants_of
+from portal.web.rendering import grants_of, is_fragment_request, render
 
 if TYPE_CHECKING:
     from portal.core.models import Client
@@ -68,6 +70,37 @@ def dashboard_widgets(request: Request) -> list[Placeholder]:
     hook = request.app.state.plugins.hook.dashboard_widgets
     found = collect_safely(hook, user=request.state.user, grants=grants_of(request))
     return [Placeholder(w.key, _(w.title), w.url, w.size) for w in _ordered(found)]
+
+
+def render_panel(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    title: str,
+    client: Client | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Answer a panel's or widget's URL: the fragment to htmx, a page otherwise.
+
+    `template` holds the fragment alone. htmx, filling the placeholder, gets
+    just that. The plain link followed without JavaScript gets it inside the
+    portal's layout, under `title` (the msgid the hook gave the panel), with a
+    link back to `client`'s page for a client panel or to the home page for a
+    widget. `client` comes from `visible_client(request)`, so a client outside
+    the viewer's scope has answered 404 before this is called.
+    """
+    if is_fragment_request(request):
+        return render(request, template, context, status_code=status_code)
+    # Prefixed names: the fragment sees the page's context too, and may have
+    # a `client` or a `title` of its own.
+    page = {
+        **(context or {}),
+        "panel_template": template,
+        "panel_title": _(title),
+        "panel_client": client,
+    }
+    return render(request, "panel_page.html", page, status_code=status_code)
 
 
 def _ordered(items: list[Any]) -> list[Any]:

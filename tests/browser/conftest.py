@@ -160,7 +160,15 @@ def import_file() -> Path:
 
 
 @pytest.fixture
-def portal(tmp_path: Path, smtp_server: tuple[str, Mailbox]) -> Iterator[Portal]:
+def plugin_sites() -> list[Path]:
+    """Folders of installed plugin packages the server sees; a module overrides it."""
+    return []
+
+
+@pytest.fixture
+def portal(
+    tmp_path: Path, smtp_server: tuple[str, Mailbox], plugin_sites: list[Path]
+) -> Iterator[Portal]:
     data_dir = tmp_path / "data"
     settings = Settings(
         data_dir=data_dir,
@@ -187,8 +195,15 @@ def portal(tmp_path: Path, smtp_server: tuple[str, Mailbox]) -> Iterator[Portal]
         # Mail and other jobs run in the server's process, as in the other tests:
         # no worker runs beside it.
         CARTERA_IMMEDIATE_JOBS="1",
-        PYTHONPATH=str(REPO),
+        PYTHONPATH=os.pathsep.join(map(str, [REPO, *plugin_sites])),
     )
+    if plugin_sites:
+        # Their tables, as `cartera migrate` makes them where they are installed.
+        migrate_command = [sys.executable, "-m", "portal.cli", "migrate"]
+        done = subprocess.run(
+            migrate_command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
     log_file = tmp_path / "server.log"
     command = [
         sys.executable, "-m", "uvicorn", "portal.asgi:app",

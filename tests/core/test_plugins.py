@@ -32,8 +32,8 @@ from portal.hookspecs import hookimpl
 from portal.jobs import PeriodicJob
 from portal.migrations import core_migrations, migrate, numbered
 from portal.plugins import ENTRY_POINT_GROUP, PluginError, build_manager, known_models
-from portal.web.contributions import Panel, Widget
-from portal.web.requests import permission_required
+from portal.web.contributions import Panel, Widget, render_panel
+from portal.web.requests import permission_required, visible_client
 from tests.conftest import (
     client_with_plugin,
     count_queries,
@@ -459,6 +459,120 @@ def test_dashboard_widgets_add_no_query_to_the_home_page(
     assert 'id="widget-loyalty-top"' in home and 'class="widget widget-half"' in home
     assert 'hx-get="/loyalty/top"' in home and 'href="/loyalty/top"' in home
     assert "plugin-1" in caplog.text and "widget store down" in caplog.text
+
+
+# A panel and a widget whose routes answer through `render_panel`, with a
+# fragment template that is only the fragment (no layout of its own).
+PROBE_TITLE = "<b>Probe</b> & co"
+
+
+async def probe_panel(request: Request) -> Response:
+    client = visible_client(request)
+    context = {"client": client, "title": "the fragment's own"}
+    return render_panel(request, "probe/panel.html", context, title=PROBE_TITLE, client=client)
+
+
+async def probe_widget(request: Request) -> Response:
+    return render_panel(request, "probe/widget.html", {}, title=PROBE_TITLE)
+
+
+class Probe:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @hookimpl
+    def register_routes(self, settings: Settings) -> list[Route]:
+        return [
+            Route("/probe/clients/{client_id:id}", probe_panel),
+            Route("/probe/widget", probe_widget),
+        ]
+
+    @hookimpl
+    def register_template_dirs(self) -> list[Path]:
+        return [self.folder]
+
+    @hookimpl
+    def client_panels(self, client: Client) -> list[Panel]:
+        return [Panel("probe.panel", PROBE_TITLE, f"/probe/clients/{client.id}")]
+
+
+@pytest.fixture
+def probed(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "panel.html").write_text(
+        '<p class="probe">Panel of {{ client.name }}, {{ title }}</p>'
+    )
+    (tmp_path / "probe" / "widget.html").write_text('<p class="probe">Widget body</p>')
+    with client_with_plugin(settings, Probe(tmp_path), "probe") as http:
+        north = grant(make_profile("Norte"), "menu.clients")
+        south = grant(make_profile("Sur"), "menu.clients")
+        ana = make_user("ana@example.com", north, language="en")
+        luis = make_user("luis@example.com", south, language="en")
+        Client.create(name="Acme <script>x</script>", owner=ana)
+        Client.create(name="Bodegas Sur", owner=luis)
+        log_in(http, "ana@example.com")
+        yield http
+
+
+def test_render_panel_opens_a_client_panel_as_a_page_with_the_layout_and_a_way_back(
+    probed: TestClient,
+) -> None:
+    client = Client.get(Client.name.startswith("Acme"))
+    url = f"/probe/clients/{client.id}"
+
+    offered = probed.get(f"/clients/{client.id}").text
+    page = probed.get(url)
+
+    assert f'<a href="{url}">' in offered  # the link followed without JavaScript
+    assert page.status_code == 200
+    assert "HX-Request" in page.headers["vary"]
+    text = page.text
+    assert text.startswith("<!doctype html>") and '<header class="bar">' in text
+    assert "<title>&lt;b&gt;Probe&lt;/b&gt; &amp; co · Acme &lt;script&gt;" in text
+    assert "<h1>&lt;b&gt;Probe&lt;/b&gt; &amp; co</h1>" in text
+    back = f'<a href="/clients/{client.id}">← Acme &lt;script&gt;x&lt;/script&gt;</a>'
+    assert back in text
+    # The fragment inside, escaped, with its own context untouched by the page's.
+    assert '<p class="probe">Panel of Acme &lt;script&gt;x&lt;/script&gt;, the fragment' in text
+    assert "<script>x" not in text and "<b>Probe" not in text
+
+
+def test_render_panel_answers_htmx_with_the_fragment_alone(probed: TestClient) -> None:
+    client = Client.get(Client.name.startswith("Acme"))
+    url = f"/probe/clients/{client.id}"
+
+    fragment = probed.get(url, headers={"HX-Request": "true"})
+    boosted = probed.get(url, headers={"HX-Request": "true", "HX-Boosted": "true"})
+
+    assert fragment.status_code == 200
+    assert "HX-Request" in fragment.headers["vary"]
+    assert fragment.text.strip().startswith('<p class="probe">Panel of Acme &lt;script&gt;')
+    assert "<html" not in fragment.text and "<h1>" not in fragment.text
+    assert f'href="/clients/{client.id}"' not in fragment.text
+    # A boosted link replaces the whole body: it gets the page.
+    assert "<html" in boosted.text and "<h1>&lt;b&gt;Probe" in boosted.text
+
+
+def test_render_panel_keeps_a_client_outside_the_scope_a_404(probed: TestClient) -> None:
+    theirs = Client.get(Client.name == "Bodegas Sur")
+    url = f"/probe/clients/{theirs.id}"
+
+    page = probed.get(url)
+    fragment = probed.get(url, headers={"HX-Request": "true"})
+
+    assert page.status_code == fragment.status_code == 404
+    assert "Bodegas Sur" not in page.text + fragment.text
+
+
+def test_render_panel_opens_a_widget_as_a_page_with_a_way_home(probed: TestClient) -> None:
+    page = probed.get("/probe/widget").text
+    fragment = probed.get("/probe/widget", headers={"HX-Request": "true"}).text
+
+    assert "<html" in page and '<header class="bar">' in page
+    assert "<h1>&lt;b&gt;Probe&lt;/b&gt; &amp; co</h1>" in page
+    assert '<a href="/">← Home</a>' in page
+    assert '<p class="probe">Widget body</p>' in page
+    assert fragment.strip() == '<p class="probe">Widget body</p>'
 
 
 def test_register_template_dirs_override_a_core_template_that_extends_the_original(

@@ -162,6 +162,7 @@ def test_loyalty_page_and_panel_keep_to_the_viewers_scope(http: TestClient) -> N
     ranking = http.get("/loyalty").text
     own_panel = http.get(f"/loyalty/clients/{ours.id}", headers={"HX-Request": "true"})
     other_panel = http.get(f"/loyalty/clients/{theirs.id}")
+    other_fragment = http.get(f"/loyalty/clients/{theirs.id}", headers={"HX-Request": "true"})
     other_redeem = post_form(http, f"/loyalty/clients/{theirs.id}/redeem", {"points": "1"})
 
     assert "Ferretería Norte" in ranking
@@ -169,7 +170,8 @@ def test_loyalty_page_and_panel_keep_to_the_viewers_scope(http: TestClient) -> N
     assert own_panel.status_code == 200
     assert 'class="loyalty-balance">10<' in own_panel.text
     assert "<html" not in own_panel.text  # the fragment alone for htmx
-    assert other_panel.status_code == 404
+    assert other_panel.status_code == other_fragment.status_code == 404
+    assert "Bodegas Sur" not in other_panel.text + other_fragment.text
     assert other_redeem.status_code in (403, 404)
 
 
@@ -245,6 +247,7 @@ def test_loyalty_redeem_needs_permission_csrf_and_points(http: TestClient) -> No
     assert without_token.status_code == 403
     assert too_many.status_code == 400
     assert "The client has only 10 points." in too_many.text
+    assert f'<a href="/clients/{ours.id}">← Ferretería Norte</a>' in too_many.text
     assert redeemed.status_code == 303
     assert balance(ours.id) == 6
     assert Award.select().count() == 2
@@ -267,6 +270,10 @@ def test_loyalty_panel_offers_the_redeem_form_to_who_may_redeem(http: TestClient
     for text in (page.text, fragment.text):
         assert f'action="/loyalty/clients/{ours.id}/redeem"' in text
         assert 'name="points" inputmode="numeric" value=""' in text
+    # Opened as a page (no JavaScript): the layout, its title and a way back.
+    assert "<h1>Loyalty points</h1>" in page.text
+    assert f'<a href="/clients/{ours.id}">← Ferretería Norte</a>' in page.text
+    assert "<h1>" not in fragment.text and f'href="/clients/{ours.id}"' not in fragment.text
 
 
 def test_loyalty_audit_entries_read_in_words(http: TestClient) -> None:

@@ -11,6 +11,7 @@ from cartera_loyalty import points
 from cartera_loyalty.models import Award
 from portal.core.models import Client
 from portal.i18n import N_, UserError
+from portal.web.contributions import render_panel
 from portal.web.rendering import grants_of, is_fragment_request, render, see_other
 from portal.web.requests import (
     client_ip,
@@ -23,6 +24,8 @@ from portal.web.requests import (
 MENU_KEY = "menu.loyalty"
 REDEEM_KEY = "loyalty.redeem"
 RANKING_SIZE = 50
+# The panel's title: on the client's page, and on the panel opened as a page.
+PANEL_TITLE = N_("Loyalty points")
 # How the panel names why points moved (`Award.reason`).
 REASONS = {
     "visit": N_("Visit logged"),
@@ -50,7 +53,7 @@ async def ranking(request: Request) -> Response:
 async def panel(request: Request) -> Response:
     # A client outside the scope answers 404 (visible_client), as in the core.
     client = visible_client(request)
-    return render(request, "loyalty/panel.html", _panel_context(request, client), block="panel")
+    return _panel(request, client, _panel_context(request, client))
 
 
 @permission_required(REDEEM_KEY)
@@ -61,11 +64,23 @@ async def redeem(request: Request) -> Response:
         points.redeem(client, values.get("points", ""), request.state.user, client_ip(request))
     except UserError as error:
         context = _panel_context(request, client, error=error.translated(), form=values)
-        return render(request, "loyalty/panel.html", context, block="panel", status_code=400)
+        return _panel(request, client, context, status_code=400)
     if is_fragment_request(request):
         # htmx swaps the panel in place; a plain form goes back to the client.
-        return render(request, "loyalty/panel.html", _panel_context(request, client), block="panel")
+        return _panel(request, client, _panel_context(request, client))
     return see_other(f"/clients/{client.id}")
+
+
+def _panel(request: Request, client: Client, context: dict, status_code: int = 200) -> Response:
+    # The fragment for htmx; the panel in the portal's layout for a plain request.
+    return render_panel(
+        request,
+        "loyalty/panel.html",
+        context,
+        title=PANEL_TITLE,
+        client=client,
+        status_code=status_code,
+    )
 
 
 def _panel_context(request: Request, client: Client, **extra: object) -> dict:

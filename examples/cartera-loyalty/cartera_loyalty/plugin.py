@@ -69,7 +69,7 @@ def register_translation_dirs() -> list[Path]:
 def client_panels(client: Client, user: User, grants: Grants) -> list[Panel] | None:
     if not grants.has(pages.MENU_KEY):
         return None
-    return [Panel("loyalty.points", N_("Loyalty points"), f"/loyalty/clients/{client.id}")]
+    return [Panel("loyalty.points", pages.PANEL_TITLE, f"/loyalty/clients/{client.id}")]
 
 
 @hookimpl

@@ -322,10 +322,12 @@ def test_the_widget_shows_my_current_objectives_with_the_team_part(
     log_in(web, "north@example.com")
 
     widget = web.get("/objectives/widget", headers={"HX-Request": "true"}).text
-    # Without JavaScript, the home page's link opens it as a page of its own.
-    assert "<html" in web.get("/objectives/widget").text
+    # Without JavaScript, the home page's link opens it in the layout, with a way home.
+    page = web.get("/objectives/widget").text
 
-    assert "<html" not in widget
+    assert "<html" in page and "<h1>Objectives</h1>" in page
+    assert '<a href="/">← Home</a>' in page and "30 % attained" in page
+    assert "<html" not in widget and "<h1>" not in widget
     assert "objective-chart--compact" in widget
     assert "30 % attained" in widget
     assert "Of which your team" in widget and "€300.00" in widget
