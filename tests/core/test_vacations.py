@@ -654,6 +654,7 @@ def test_deactivating_an_approver_names_the_chains_first(
     ApprovalStep.create(profile=team.seller_profile, position=1, approver=team.colleague)
     south = team.peer.profile
     Profile.update(name="Jefatura <Sur>").where(Profile.id == south.id).execute()
+    User.update(name="Colleague <u>C</u>").where(User.id == team.colleague.id).execute()
     ApprovalStep.create(profile=south, position=1, approver=team.colleague)
     log_in(http, "admin@example.com")
 
@@ -662,7 +663,8 @@ def test_deactivating_an_approver_names_the_chains_first(
                         page, re.DOTALL)  # fmt: skip
     assert warning, "no warning on the deactivation page"
     text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", warning.group(1))))
-    assert "Colleague approves days off in the chains of 2 profiles." in text
+    assert "Colleague <u>C</u> approves days off in the chains of 2 profiles." in text
+    assert "<u>" not in warning.group(1)
     assert "requests reaching their steps go to the administrators" in text
     assert "Comercial Norte" in text and "Jefatura <Sur>" in text
     assert "Jefatura &lt;Sur&gt;" in warning.group(1)
