@@ -9,7 +9,9 @@ once the change they report has been committed.
     notify(notes, *, kind)            the notes, and an email for each
     send_emails(notes, *, kind=...)   the emails only
 
-All three belong inside the transaction that makes the change.
+All three belong inside the transaction that makes the change. A value under
+"comment" holds someone's own words (an approver's reason): the portal quotes a
+trimmed preview after the line, the email the full text below it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ from datetime import date, datetime
 from portal.core import outbox
 from portal.core.models import Notification, User
 from portal.database import utcnow
-from portal.i18n import current_language, current_zone, format_date, format_datetime, gettext
+from portal.i18n import (
+    N_,
+    current_language,
+    current_zone,
+    format_date,
+    format_datetime,
+    gettext,
+)
+from portal.text import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +42,12 @@ logger = logging.getLogger(__name__)
 DATE_VALUES = ("start", "end")
 # ISO naive-UTC date and times, shown in the reader's zone and format.
 DATETIME_VALUES = ("at",)
+# Someone's own words (an approver's reason): quoted after the line in the portal,
+# on one line and trimmed so a list of notes stays a list; in full below the line
+# in the email, where there is room for them.
+COMMENT_VALUE = "comment"
+COMMENT_PREVIEW = 120
+QUOTED = N_("%(line)s “%(comment)s”")
 
 
 @dataclass(frozen=True)
@@ -59,9 +75,22 @@ def post(notes: Iterable[Note]) -> None:
         Notification.insert_many(rows).execute()
 
 
-def render(text: str, values: dict[str, str]) -> str:
-    """The note in the current language."""
+def preview(comment: str, limit: int = COMMENT_PREVIEW) -> str:
+    """The comment on one line, cut at a word boundary past `limit` characters."""
+    flat = one_line(comment)
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    # Back to the last space unless that loses most of the text (one long word).
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+def render(text: str, values: dict[str, str], *, quote: bool = True) -> str:
+    """The note in the current language; `quote` appends the comment's preview."""
     shown = dict(values)
+    comment = shown.pop(COMMENT_VALUE, "")
     for key in DATE_VALUES:
         if key in shown:
             try:
@@ -74,7 +103,10 @@ def render(text: str, values: dict[str, str]) -> str:
                 shown[key] = format_datetime(datetime.fromisoformat(shown[key]))
             except ValueError:
                 pass
-    return gettext(text, **shown)
+    line = gettext(text, **shown)
+    if quote and comment:
+        return gettext(QUOTED, line=line, comment=preview(comment))
+    return line
 
 
 def render_row(row: Notification) -> str:
@@ -124,7 +156,7 @@ def send_emails(
             continue
         language = note.user.language or default
         with speaking(language, note.user.time_zone):
-            line = render(note.text, note.values)
+            line = render(note.text, note.values, quote=False)
         link = base_url + note.url if note.url else ""
         try:
             # The outbox flattens the subject: a header never holds line breaks.
@@ -136,6 +168,7 @@ def send_emails(
                 kind=kind,
                 to_name=note.user.name,
                 line=line,
+                comment=note.values.get(COMMENT_VALUE, ""),
                 link=link,
             )
         except outbox.InvalidAddress:

@@ -40,8 +40,6 @@ OPEN = ("pending", "approved")
 COMMENT_LIMIT = 1000
 
 ASKED = N_("%(name)s asks for days off from %(start)s to %(end)s.")
-# TODO: carry the approver's comment (a rejection's reason) in the note and the
-# email; today the requester opens the request to read it.
 APPROVED = N_("%(name)s approved your days off from %(start)s to %(end)s.")
 REJECTED = N_("%(name)s rejected your days off from %(start)s to %(end)s.")
 CANCELLED = N_("%(name)s cancelled the days off from %(start)s to %(end)s.")
@@ -399,7 +397,12 @@ def decide(
             ]
         else:
             text = APPROVED if approve else REJECTED
-            notes = [Note(requester, text, _about(request, approver.name), url_of(request))]
+            # The approver's words travel with the outcome (portal/core/notifications.py
+            # quotes them), so a rejection's reason needs no second click.
+            values = _about(request, approver.name)
+            if comment:
+                values[notifications.COMMENT_VALUE] = comment
+            notes = [Note(requester, text, values, url_of(request))]
         kind = "requested" if request.status == "pending" else request.status
         notifications.notify(notes, kind=f"vacations.{kind}")
     return notes
@@ -455,14 +458,36 @@ def cancel(request: VacationRequest, user: User, *, ip: str = "") -> list[Note]:
 # ---------------------------------------------------------------- chains
 
 
-# TODO: a step naming someone since deactivated shows as empty on the chain page
-# (requests then fall back to the administrators); warn on the deactivation
-# page and on the chain page instead.
 def chain_rows(profile: Profile) -> list[ApprovalStep]:
+    """The profile's steps with their approvers, the deactivated ones included."""
     return list(
-        ApprovalStep.select()
+        ApprovalStep.select(ApprovalStep, User)
+        .join(User, pw.JOIN.LEFT_OUTER, on=(ApprovalStep.approver == User.id))
         .where(ApprovalStep.profile == profile.id)
         .order_by(ApprovalStep.position)
+    )
+
+
+def departed(steps: list[ApprovalStep]) -> list[tuple[int, User]]:
+    """(step number, person) where a step names someone deactivated; `Approvers.of_step`
+    sends such a step to the administrators."""
+    return [
+        (number, step.approver)
+        for number, step in enumerate(steps, start=1)
+        if step.approver_id and not step.approver.is_active
+    ]
+
+
+def chains_naming(user: User) -> list[Profile]:
+    """The profiles whose approval chain names this user at some step."""
+    return list(
+        Profile.select()
+        .where(
+            Profile.id.in_(
+                ApprovalStep.select(ApprovalStep.profile).where(ApprovalStep.approver == user.id)
+            )
+        )
+        .order_by(Profile.name, Profile.id)
     )
 
 

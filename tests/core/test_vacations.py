@@ -537,3 +537,149 @@ def test_delegates_change_chains_and_allowances_only_below_their_own_profile(
     assert below_chain.status_code == 303 and below_days.status_code == 303
     after = {u.id: u.vacation_days for u in User.select()}
     assert after == {**before_days, team.sales.id: Decimal(25)}
+
+
+# ---------------------------------------------------------------- the approver's words
+
+
+def test_the_requester_reads_the_approvers_words_in_the_note_and_the_email(
+    http: TestClient, other_http: TestClient, team: Team, mailbox: Mailbox
+) -> None:
+    log_in(http, "sales@example.com")
+    log_in(other_http, "manager@example.com")
+    refused = request_id(ask(http, monday_ahead()))
+    granted = request_id(ask(http, monday_ahead(3)))
+    reason = (
+        "Trade fair <b>that week</b> & the stand needs everyone.\n"
+        + "We agreed on this at the spring meeting, so please pick other dates " * 3
+        + "TAIL-OF-REASON"
+    )
+    assert decide(other_http, refused, "reject", reason).status_code == 303
+    assert decide(other_http, granted, "approve", "Enjoy!").status_code == 303
+
+    rejection, approval = mailbox.to("sales@example.com")
+    # The subject stays the short line; the body carries every word, escaped in HTML.
+    assert "TAIL-OF-REASON" not in rejection["Subject"]
+    plain = rejection.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Manager rejected your days off" in plain
+    assert "Comment:" in plain and reason in plain
+    page = rejection.get_body(("html",)).get_content()
+    assert "Trade fair &lt;b&gt;that week&lt;/b&gt; &amp; the stand" in page
+    assert "<b>" not in page and "TAIL-OF-REASON" in page
+    assert "Enjoy!" in approval.get_body(("plain",)).get_content()
+
+    listing = http.get("/notifications").text
+    assert "Manager approved your days off" in listing and "“Enjoy!”" in listing
+    [note] = re.findall(r"Manager rejected your days off[^<]*(?:&lt;|[^<])*", listing)
+    note = html.unescape(note)
+    # Trimmed on one line, at a word, and marked as cut.
+    assert "“Trade fair <b>that week</b> & the stand needs everyone. We agreed" in note
+    assert "TAIL-OF-REASON" not in note and "…”" in note
+    assert len(note.split("“", 1)[1]) <= 125
+    assert "<b>that" not in listing
+
+
+def test_the_approvers_words_reach_a_spanish_reader_too(
+    http: TestClient, other_http: TestClient, team: Team, mailbox: Mailbox
+) -> None:
+    User.update(language="es").where(User.id == team.sales.id).execute()
+    log_in(http, "sales@example.com")
+    log_in(other_http, "manager@example.com")
+    rid = request_id(ask(http, monday_ahead()))
+    assert decide(other_http, rid, "reject", "Feria esa semana").status_code == 303
+    [mail] = mailbox.to("sales@example.com")
+    assert "Manager ha rechazado tus días libres" in mail["Subject"]
+    plain = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Comentario:\nFeria esa semana" in plain
+    listing = http.get("/notifications").text
+    assert "Manager ha rechazado tus días libres" in listing and "Feria esa semana" in listing
+
+
+# ---------------------------------------------------------------- deactivated approvers
+
+
+def test_a_chain_naming_someone_deactivated_says_so_and_keeps_the_step(
+    http: TestClient, other_http: TestClient, team: Team, mailbox: Mailbox
+) -> None:
+    ApprovalStep.create(profile=team.seller_profile, position=1, approver=team.boss)
+    ApprovalStep.create(profile=team.seller_profile, position=2, approver=None)
+    User.update(name="Boss <i>B</i>").where(User.id == team.boss.id).execute()
+    log_in(http, "admin@example.com")
+    post_form(http, f"/admin/users/{team.boss.id}/deactivate", {"successor": team.admin.id})
+    assert not User.get_by_id(team.boss.id).is_active
+
+    url = f"/admin/profiles/{team.seller_profile.id}/approvals"
+    page = http.get(url).text
+    warning = re.search(r'<p class="warning" role="alert">(.*?)</p>', page, re.DOTALL)
+    assert warning, "no warning on the chain page"
+    assert html.unescape(warning.group(1)) == (
+        "Step 1 names Boss <i>B</i>, who has been deactivated: requests reaching it go to "
+        "the administrators until you change that step."
+    )
+    assert "<i>B</i>" not in page
+    selected = re.search(r'<select id="f-step-0".*?<option value="([^"]+)" selected>([^<]*)', page,
+                         re.DOTALL)  # fmt: skip
+    assert selected.group(1) == f"user:{team.boss.id}"
+    assert html.unescape(selected.group(2)) == "Boss <i>B</i> (deactivated) (boss@example.com)"
+    # Someone deactivated is on offer only where the chain names them already.
+    other_chain = http.get(f"/admin/profiles/{team.manager.profile_id}/approvals").text
+    assert f'value="user:{team.boss.id}"' not in other_chain
+    refused = post_form(
+        http,
+        f"/admin/profiles/{team.manager.profile_id}/approvals",
+        {"step-0": f"user:{team.boss.id}"},
+    )
+    assert refused.status_code == 400
+
+    # Saving the page as shown keeps the step, so reactivating the person restores it.
+    kept = post_form(http, url, {"step-0": f"user:{team.boss.id}", "step-1": "parent"})
+    assert kept.status_code == 303
+    steps = vacations.chain_rows(team.seller_profile)
+    assert [s.approver_id for s in steps] == [team.boss.id, None]
+
+    # Meanwhile requests reach the administrators, as the warning says.
+    log_in(other_http, "sales@example.com")
+    mailbox.messages.clear()
+    request_id(ask(other_http, monday_ahead()))
+    assert [m["To"].addresses[0].addr_spec for m in mailbox.messages] == ["admin@example.com"]
+
+    changed = post_form(http, url, {"step-0": f"user:{team.manager.id}"})
+    assert changed.status_code == 303
+    assert 'class="warning"' not in http.get(url).text
+
+
+def test_deactivating_an_approver_names_the_chains_first(
+    http: TestClient, other_http: TestClient, team: Team
+) -> None:
+    ApprovalStep.create(profile=team.seller_profile, position=1, approver=team.colleague)
+    south = team.peer.profile
+    Profile.update(name="Jefatura <Sur>").where(Profile.id == south.id).execute()
+    User.update(name="Colleague <u>C</u>").where(User.id == team.colleague.id).execute()
+    ApprovalStep.create(profile=south, position=1, approver=team.colleague)
+    log_in(http, "admin@example.com")
+
+    page = http.get(f"/admin/users/{team.colleague.id}/deactivate").text
+    warning = re.search(r'<div class="warning" role="alert" id="approver-chains">(.*?)</div>',
+                        page, re.DOTALL)  # fmt: skip
+    assert warning, "no warning on the deactivation page"
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", warning.group(1))))
+    assert "Colleague <u>C</u> approves days off in the chains of 2 profiles." in text
+    assert "<u>" not in warning.group(1)
+    assert "requests reaching their steps go to the administrators" in text
+    assert "Comercial Norte" in text and "Jefatura <Sur>" in text
+    assert "Jefatura &lt;Sur&gt;" in warning.group(1)
+    assert f'href="/admin/profiles/{team.seller_profile.id}/approvals"' in warning.group(1)
+    assert f'href="/admin/profiles/{south.id}/approvals"' in warning.group(1)
+    # Someone in no chain gets no such warning.
+    assert "approver-chains" not in http.get(f"/admin/users/{team.peer_sales.id}/deactivate").text
+
+    # A delegate without the profiles page sees the names they reach, the rest counted.
+    north = team.manager.profile
+    write_grants(north, {**read_grants(north), "menu.admin": "", "menu.admin.users": ""})
+    north.save()
+    log_in(other_http, "manager@example.com")
+    page = other_http.get(f"/admin/users/{team.colleague.id}/deactivate").text
+    warning = re.search(r'id="approver-chains">(.*?)</div>', page, re.DOTALL).group(1)
+    assert "Comercial Norte" in warning and "Sur" not in warning
+    assert "1 profile outside your reach" in warning
+    assert "/approvals" not in warning

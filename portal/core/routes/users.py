@@ -13,15 +13,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.config import LANGUAGES
-from portal.core import audit, leavers, people, tokens
-from portal.core.models import Client, User
+from portal.core import audit, leavers, people, tokens, vacations
+from portal.core import profiles as profile_reach
+from portal.core.models import Client, Profile, User
 from portal.core.routes.profiles import tree_rows
 from portal.database import db
 from portal.i18n import N_
 from portal.i18n import gettext as _
 from portal.text import parse_id
 from portal.web import emails
-from portal.web.rendering import render, see_other
+from portal.web.rendering import grants_of, render, see_other
 from portal.web.requests import client_ip, form_values, permission_required
 
 # What the user page says after an action redirected to it (`?notice=`).
@@ -154,6 +155,26 @@ async def user_resend_invitation(request: Request) -> Response:
     return see_other(f"/admin/users/{user.id}?notice={notice}")
 
 
+def _chains_naming(request: Request, leaver: User) -> tuple[list[tuple[Profile, bool]], int]:
+    """The approval chains naming the leaver, as (profile, linked) pairs, and how
+    many more are left unnamed.
+
+    Deactivating reroutes no chain, so the confirmation says where requests will go.
+    Profiles are named where this editor sees the tree or reaches the profile, and
+    linked where they may change the chain; the rest are only counted.
+    """
+    sees_tree = grants_of(request).has("menu.admin.profiles")
+    changes = profile_reach.Reach.of(request.state.user)
+    named: list[tuple[Profile, bool]] = []
+    unnamed = 0
+    for profile in vacations.chains_naming(leaver):
+        if sees_tree or profile.id in _reach(request).profiles:
+            named.append((profile, sees_tree and changes.may_change(profile.id)))
+        else:
+            unnamed += 1
+    return named, unnamed
+
+
 @permission_required("menu.admin.users")
 async def user_deactivate(request: Request) -> Response:
     leaver = _reached_user(request)
@@ -175,9 +196,12 @@ async def user_deactivate(request: Request) -> Response:
         else:
             leavers.deactivate(leaver, successor, actor=request.state.user, ip=client_ip(request))
             return see_other(f"/admin/users/{leaver.id}?notice=deactivated")
+    chains, unnamed = _chains_naming(request, leaver)
     context = {
         "leaver": leaver,
         "choices": choices,
+        "chains": chains,
+        "unnamed_chains": unnamed,
         "clients": Client.select().where(Client.owner == leaver.id).count(),
         "form": {"successor": chosen},
         "errors": errors,

@@ -279,12 +279,16 @@ async def profile_approvals(request: Request) -> Response:
         raise HTTPException(403, _("You may change only the profiles below your own."))
     people = list(User.select().where(User.is_active == True).order_by(User.name))  # noqa: E712
     steps = vacations.chain_rows(profile)
+    departed = vacations.departed(steps)
+    # Someone deactivated stays on offer only where the chain names them already, so
+    # saving other steps keeps theirs (it works again if they are reactivated).
+    former = {person.id: person for _number, person in departed}
     chosen = [f"user:{s.approver_id}" if s.approver_id else "parent" for s in steps]
     errors: dict[str, str] = {}
     if request.method == "POST":
         raw = await form_values(request)
         chosen = [raw.get(f"step-{n}", "") for n in range(MAX_STEPS)]
-        by_id = {person.id: person for person in people}
+        by_id = {person.id: person for person in [*people, *former.values()]}
         approvers: list[User | None] = []
         for number, value in enumerate(chosen):
             key = parse_id(value[5:]) if value.startswith("user:") else None
@@ -304,6 +308,8 @@ async def profile_approvals(request: Request) -> Response:
     context = {
         "profile": profile,
         "people": people,
+        "former": sorted(former.values(), key=lambda person: person.name),
+        "departed": departed,
         "rows": [*chosen, "", ""][:MAX_STEPS],
         "errors": errors,
         "saved": request.query_params.get("saved") == "1",
