@@ -147,9 +147,7 @@ async def stage_delete(request: Request) -> Response:
 routes = [
     Route("/admin/pipelines", pipeline_page, methods=["GET", "POST"]),
     Route("/admin/pipelines/{pipeline_id:id}", pipeline_rename, methods=["POST"]),
-    Route(
-        "/admin/pipelines/{pipeline_id:id}/delete", pipeline_delete, methods=["GET", "POST"]
-    ),
+    Route("/admin/pipelines/{pipeline_id:id}/delete", pipeline_delete, methods=["GET", "POST"]),
     Route("/admin/pipelines/{pipeline_id:id}/stages", stage_add, methods=["POST"]),
     Route("/admin/stages/{stage_id:id}", stage_update, methods=["POST"]),
     Route("/admin/stages/{stage_id:id}/move", stage_shift, methods=["POST"]),
