@@ -290,7 +290,7 @@ def _existing(objective: Objective, people: list[int], visible: pw.Expression) -
 
 
 def replacing(objective: Objective, people: list[int], visible: pw.Expression) -> list[Objective]:
-    """What splitting `objective` among `people` would change or remove unasked.
+    """What splitting `objective` among `people` changes or removes, so asks about first.
 
     A person's own objective for the same measure and period, or their share
     of another whole; their earlier shares of `objective` itself are left
@@ -337,12 +337,12 @@ def split(
         existing = {row.user_id: row for row in found}
         for person, share in shares.items():
             values = Values(person, None, period, objective.metric, share, objective.id)
-            mine = existing.get(person)
-            if mine is not None and share == 0:
-                delete(mine, names[person], actor, ip)
-            elif mine is not None:
-                change(mine, values, names[person], names[person], actor, ip)
-                written.append(mine)
+            held = existing.get(person)
+            if held is not None and share == 0:
+                delete(held, names[person], actor, ip)
+            elif held is not None:
+                change(held, values, names[person], names[person], actor, ip)
+                written.append(held)
             elif share > 0:
                 created = create(values, names[person], actor, ip)
                 assert isinstance(created, Objective)
