@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import markupsafe
 from starlette.exceptions import HTTPException
@@ -348,6 +349,13 @@ async def delete(request: Request) -> Response:
     return see_other(f"/objectives?period={period.token}")
 
 
+def _confirmed(raw: dict[str, str]) -> frozenset[int]:
+    """The ids of the objectives the user ticked the box to replace, as the page listed them."""
+    if raw.get("confirm") != "on":
+        return frozenset()
+    return frozenset(int(part) for part in raw.get("replacing", "").split(",") if part.isdigit())
+
+
 @menu_required
 async def split(request: Request) -> Response:
     objective = _objective(request, splitting=True)
@@ -355,32 +363,58 @@ async def split(request: Request) -> Response:
     team = access.team()
     people = [p for p in team.directly_below(objective) if access.may_set_user(p)]
     measure = _measure(_sources(request), objective.metric)
+    period = Period(objective.period, objective.starts_on)
     even = targets.even_shares(objective, people, measure.unit)
     errors: dict[str, str] = {}
     form = {f"share-{p}": format_amount(share) for p, share in even.items()}
+    replacing: list[Objective] | None = None
+    asked = False
     if request.method == "POST":
         raw = await form_values(request)
         shares = targets.read_shares(raw, objective, people, measure.unit)
         if all(isinstance(v, Decimal) for v in shares.values()):
             names = {p: team.name[p] for p in people}
             typed = {p: Decimal(v) for p, v in shares.items()}
-            targets.split(objective, typed, names, request.state.user, client_ip(request))
-            token = Period(objective.period, objective.starts_on).token
-            return see_other(f"/objectives?period={token}&metric={objective.metric}")
-        errors = {k: str(v) for k, v in shares.items()}
-        form = raw
+            done = targets.split(
+                objective,
+                typed,
+                names,
+                request.state.user,
+                client_ip(request),
+                visible=access.condition(),
+                confirmed=_confirmed(raw),
+            )
+            if not isinstance(done, targets.Unconfirmed):
+                query = urlencode({"period": period.token, "metric": objective.metric})
+                return see_other(f"/objectives?{query}")
+            replacing, asked = done.replacing, True
+        else:
+            errors = {k: str(v) for k, v in shares.items()}
+        # What was typed by hand stays; an even split leaves the even shares shown.
+        if raw.get("mode") == "hand":
+            form = raw
+    if replacing is None:
+        replacing = targets.replacing(objective, people, access.condition())
+    listed = sorted(
+        ((team.name.get(o.user_id, "?"), o) for o in replacing),
+        key=lambda pair: (pair[0].casefold(), pair[1].id),
+    )
     context = {
         "objective": objective,
         "who": _name_of(access, targets.current(objective)),
-        "period": Period(objective.period, objective.starts_on),
+        "period": period,
         "measure": measure,
         "people": [(p, team.name[p]) for p in people],
         "form": form,
         "errors": errors,
         "is_count": measure.unit == COUNT,
         "drift": targets.drift([objective]),
+        "replacing": listed,
+        "replacing_ids": ",".join(str(o.id) for _name, o in listed),
+        "asked": asked,
     }
-    return render(request, "objectives/split.html", context, status_code=400 if errors else 200)
+    status = 400 if errors else 409 if asked else 200
+    return render(request, "objectives/split.html", context, status_code=status)
 
 
 routes = [

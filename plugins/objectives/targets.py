@@ -7,11 +7,12 @@ transaction with their audit entries (`objectives.objective.created`, …).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
-from peewee import fn
+import peewee as pw
 
 from plugins.objectives.access import Access
 from plugins.objectives.models import Objective
@@ -271,41 +272,77 @@ def read_shares(
     return shares
 
 
+def _existing(objective: Objective, people: list[int], visible: pw.Expression) -> list[Objective]:
+    """The objectives these people already have for the measure and period of `objective`."""
+    if not people:
+        return []
+    return list(
+        Objective.select()
+        .where(
+            Objective.user.in_(sorted(people))
+            & (Objective.period == objective.period)
+            & (Objective.starts_on == objective.starts_on)
+            & (Objective.metric == objective.metric)
+            & visible
+        )
+        .order_by(Objective.id)
+    )
+
+
+def replacing(objective: Objective, people: list[int], visible: pw.Expression) -> list[Objective]:
+    """What splitting `objective` among `people` changes or removes, so asks about first.
+
+    A person's own objective for the same measure and period, or their share
+    of another whole; their earlier shares of `objective` itself are left
+    out, as splitting it again is how those are re-set. `visible` is the
+    viewer's condition (`Access.condition`): what they may not see is never
+    listed, nor touched by `split`.
+    """
+    return [o for o in _existing(objective, people, visible) if o.parent_id != objective.id]
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """A split left unwritten: it replaces objectives the user has not confirmed replacing."""
+
+    replacing: list[Objective]
+
+
 def split(
     objective: Objective,
     shares: dict[int, Decimal],
     names: dict[int, str],
     actor: User,
     ip: str,
-) -> list[Objective]:
+    *,
+    visible: pw.Expression,
+    confirmed: Collection[int] = (),
+) -> list[Objective] | Unconfirmed:
     """Give each person their share as an objective of their own, linked to the whole.
 
     A person who already has an objective for the same measure and period gets
-    it changed; a share of zero removes theirs.
-
-    TODO: the split page does not yet list the people whose objective of their
-    own (or share of another whole) a split will replace, nor ask before it.
+    it changed; a share of zero removes theirs. Unless it is a share of this
+    same whole, its id must be among `confirmed` (the ids the page listed),
+    or nothing is written and `Unconfirmed` says what the split would replace.
     """
     period = Period(objective.period, objective.starts_on)
     written: list[Objective] = []
     with db.atomic():
-        existing = {
-            row.user_id: row
-            for row in Objective.select().where(
-                Objective.user.in_(list(shares))
-                & (Objective.period == objective.period)
-                & (Objective.starts_on == objective.starts_on)
-                & (Objective.metric == objective.metric)
-            )
-        }
+        # Read inside the transaction: an objective set since the page was shown
+        # is asked about too.
+        found = _existing(objective, list(shares), visible)
+        others = [o for o in found if o.parent_id != objective.id]
+        if any(o.id not in confirmed for o in others):
+            return Unconfirmed(others)
+        existing = {row.user_id: row for row in found}
         for person, share in shares.items():
             values = Values(person, None, period, objective.metric, share, objective.id)
-            found = existing.get(person)
-            if found is not None and share == 0:
-                delete(found, names[person], actor, ip)
-            elif found is not None:
-                change(found, values, names[person], names[person], actor, ip)
-                written.append(found)
+            held = existing.get(person)
+            if held is not None and share == 0:
+                delete(held, names[person], actor, ip)
+            elif held is not None:
+                change(held, values, names[person], names[person], actor, ip)
+                written.append(held)
             elif share > 0:
                 created = create(values, names[person], actor, ip)
                 assert isinstance(created, Objective)
@@ -323,7 +360,7 @@ def drift(objectives: list[Objective]) -> dict[int, Decimal]:
     if not targets:
         return {}
     sums = (
-        Objective.select(Objective.parent, fn.SUM(Objective.target))
+        Objective.select(Objective.parent, pw.fn.SUM(Objective.target))
         .where(Objective.parent.in_(sorted(targets)))
         .group_by(Objective.parent)
         .tuples()
