@@ -29,6 +29,7 @@ from portal.core.models import (
     LeadSubmission,
     Notification,
     Opportunity,
+    Pipeline,
     SavedView,
     Stage,
     Tag,
@@ -425,6 +426,8 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers = {path: http.get(path) for path in pages}
     answers["fragment"] = http.get("/clients", headers={"HX-Request": "true"})
     answers["autocomplete"] = http.get("/clients/autocomplete?q=nandu")
+    # A plugin's widget opened without JavaScript: a page around the fragment.
+    answers["widget page"] = http.get("/objectives/widget")
     # A test email and a note by email (their templates), and the sent log listing them.
     post_form(http, "/admin/mail/test", {"to": "ana@example.com"})
     notifications.notify([notifications.Note(user, "Saved.", {}, "/")], kind="test")
@@ -534,6 +537,8 @@ def _opportunity_pages(http: TestClient, user: User, client: Client) -> dict[str
         expected_close=date.today() + timedelta(days=20),
     )  # fmt: skip
     stage = Stage.get(Stage.name == "Proposal")
+    empty = Pipeline.create(name="Licitaciones", position=9)
+    Stage.create(pipeline=empty, name="Oferta", position=0, probability=50, kind="open")
     paths = [
         "/opportunities",
         "/opportunities/funnel",
@@ -544,6 +549,7 @@ def _opportunity_pages(http: TestClient, user: User, client: Client) -> dict[str
         f"/opportunities/{deal.id}/delete",
         "/admin/pipelines",
         f"/admin/stages/{stage.id}/delete",
+        f"/admin/pipelines/{empty.id}/delete",
     ]
     answers = {path: http.get(path) for path in paths}
     answers["move"] = http.post(

@@ -594,7 +594,7 @@ def test_an_empty_pipeline_is_deleted_after_confirmation_and_a_used_one_is_not(
     asked = http.get(f"/admin/pipelines/{tenders.id}/delete")
     assert asked.status_code == 200
     assert "Delete the pipeline Licitaciones?" in asked.text
-    assert "Its 5 stages go with it:" in asked.text
+    assert "5 stages go with it:" in asked.text
     assert Pipeline.get_or_none(Pipeline.id == tenders.id) is not None
 
     gone = post_form(http, f"/admin/pipelines/{tenders.id}/delete")
