@@ -167,7 +167,7 @@ def test_bad_values_are_explained_at_their_field(web: TestClient, company: Simpl
         "/objectives/new",
         {"who": f"user:{company.ana.id}", "period": "2025-03", "metric": WON, "target": "0"},
     )
-    assert "The target must be greater than zero." in zero.text
+    assert "The target must be greater than zero and below 100 billion." in zero.text
     counted = post_form(
         web,
         "/objectives/new",
@@ -179,6 +179,22 @@ def test_bad_values_are_explained_at_their_field(web: TestClient, company: Simpl
         },
     )
     assert "write a whole number" in counted.text
+    assert Objective.select().count() == 0
+
+
+@pytest.mark.parametrize("target", ["-1.234,50", "0,00", "100000000000"])
+def test_a_target_out_of_range_says_what_the_target_field_accepts(
+    web: TestClient, company: SimpleNamespace, target: str
+) -> None:
+    # Zero is refused, so a negative target must not be told "zero or more".
+    log_in(web, "north@example.com")
+    fields = {"who": f"user:{company.ana.id}", "period": "2025-03", "metric": WON}
+
+    answer = post_form(web, "/objectives/new", {**fields, "target": target})
+
+    assert answer.status_code == 400
+    error = answer.text.split('id="e-target">', 1)[1].split("</p>", 1)[0]
+    assert error == "The target must be greater than zero and below 100 billion."
     assert Objective.select().count() == 0
 
 
