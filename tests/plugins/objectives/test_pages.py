@@ -435,18 +435,18 @@ def card(html: str, found: Objective) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(0)))
 
 
-def test_the_pace_message_tells_reached_exceeded_on_pace_and_behind(
+def test_the_pace_message_tells_reached_exceeded_ahead_on_pace_and_behind(
     web: TestClient, company: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """20 March 2025; Ana won 1,000 on 3 March and nothing else this year."""
+    """20 March 2025; Ana won 1,000 on 3 March and 99 on 1 April (counted in the year)."""
     monkeypatch.setattr(routes, "local_today", lambda: date(2025, 3, 20))
     reached = objective(company.ana, "1000.00")
     exceeded = objective(company.ana, "900.00", period=QUARTER, start=date(2025, 1, 1))
-    # A year's pace by 20 March is 79/365 of the target: 866 of 4,000.
-    on_pace = objective(company.ana, "4000.00", period=YEAR, start=date(2025, 1, 1))
-    behind = objective(
-        company.ana, "100", metric="opportunities.won_count", period=YEAR, start=date(2025, 1, 1)
-    )
+    # A year's pace by 20 March is 79/365 of the target: 1,082 of 5,000, 0.87 of 4 deals.
+    on_pace = objective(company.ana, "5000.00", period=YEAR, start=date(2025, 1, 1))
+    count = {"metric": "opportunities.won_count", "start": date(2025, 1, 1)}
+    ahead = objective(company.ana, "4", period=YEAR, **count)
+    behind = objective(company.ana, "100", period=QUARTER, **count)
     log_in(web, "ana@example.com")
 
     page = web.get("/objectives").text
@@ -454,10 +454,14 @@ def test_the_pace_message_tells_reached_exceeded_on_pace_and_behind(
     assert "Objective reached." in card(page, reached)
     assert "Objective exceeded." in card(page, exceeded)
     assert "111.1 % attained" in card(page, exceeded)
+    assert "Ahead of the expected pace." in card(page, ahead)
     assert "On pace." in card(page, on_pace)
     assert "Behind the expected pace." in card(page, behind)
     for done in (reached, exceeded):
-        assert "On pace." not in card(page, done) and "Behind" not in card(page, done)
+        assert "pace." not in card(page, done)
+    for found in (on_pace, behind):
+        assert "Ahead" not in card(page, found)
+    assert "On pace." not in card(page, ahead)
     assert "Objective" not in card(page, on_pace).split("attained", 1)[1]
 
 
