@@ -246,6 +246,8 @@ def delete(objective: Objective, who: str, actor: User, ip: str) -> None:
 
 
 def label(who: str, period: Period, metric: str) -> str:
+    # Stored once with keys, not words: the audit page words it in each
+    # reader's language (`auditing._objective` reads this shape back).
     return f"{who} · {period.token} · {metric}"
 
 
