@@ -158,11 +158,13 @@ def register_audit_labels() -> list[AuditLabels] | None:
 
     They name, in words the reader's language has, what the plugin writes to
     the audit log through `portal.core.audit.record`: its actions, object types
-    and field names (`N_()` msgids), and how to show a field's stored values
-    (a function of the value and the page's request). Field labels and value
-    formatters apply to the entries of the plugin's own area (the first part
-    of its actions); the core's labels are never replaced. An entry without a
-    label shows its raw name. `None` when it labels nothing.
+    and field names (`N_()` msgids), how to show a field's stored values
+    (a function of the value and the page's request) and, per object type of
+    its own, how to word an entry's stored object label (a function of the
+    entry and the request). Field labels and value formatters apply to the
+    entries of the plugin's own area (the first part of its actions); the
+    core's labels are never replaced. An entry without a label shows its raw
+    name. `None` when it labels nothing.
     """
 
 

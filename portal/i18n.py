@@ -161,6 +161,18 @@ def _formatted_int(value: int, language: str) -> str:
     return numbers.format_decimal(value, locale=_parsed_locale(language))
 
 
+def format_percent(value: Decimal | None) -> str:
+    """A percentage given in hundredths (34.6 for 34.6 %), as the language writes it.
+
+    Every digit given is kept ("34,6 %" in Spanish, "34.6%" in English): the
+    caller rounds, so a page and its chart never round one figure two ways.
+    """
+    if value is None:
+        return ""
+    ratio = (Decimal(value) / 100).normalize()
+    return numbers.format_percent(ratio, locale=_locale(), decimal_quantization=False)
+
+
 def format_money(value: Decimal | None, currency: str) -> str:
     if value is None:
         return ""

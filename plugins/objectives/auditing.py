@@ -1,7 +1,7 @@
 """How the audit log names what the objectives plugin records.
 
 Entries keep the stored keys (`metric`, `2026-11`, `3.00`) so they stay exact;
-these labels only change how the audit page reads them.
+these labels only change how the audit page reads them, in the reader's language.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from plugins.objectives.periods import Period
 from portal.core.audit_log import AuditLabels, shown
+from portal.core.models import AuditEntry
 from portal.i18n import N_, format_amount
 from portal.i18n import gettext as _
 
@@ -34,6 +35,19 @@ def _amount(value: Any, request: Request) -> str:
         return shown(value)
 
 
+def _objective(entry: AuditEntry, request: Request) -> str:
+    """`targets.label`'s "who · period · measure" with the period and measure in words.
+
+    A label that is not of that shape (an erased person's, say) reads as stored.
+    """
+    parts = entry.object_label.rsplit(" · ", 2)
+    period = Period.parse(parts[1]) if len(parts) == 3 else None
+    if period is None:
+        return entry.object_label
+    who, _token, metric = parts
+    return " · ".join((who, period.label(), _measure(metric, request)))
+
+
 LABELS = AuditLabels(
     area="objectives",
     actions={
@@ -51,4 +65,5 @@ LABELS = AuditLabels(
         "parent": N_("Split from"),
     },
     values={"period": _period, "metric": _measure, "target": _amount},
+    objects={"objectives_objective": _objective},
 )

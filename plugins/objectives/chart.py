@@ -14,7 +14,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
-from babel import numbers
 from markupsafe import Markup
 
 from plugins.objectives.standing import percent as percent_of
@@ -86,7 +85,7 @@ def attainment_chart(
     token = i18n.current_language.set(locale)
     try:
         amount = partial(_amount, unit=unit, currency=currency)
-        texts = _texts(progress, start, end, today, amount, locale)
+        texts = _texts(progress, start, end, today, amount)
         return _svg(progress, texts, compact)
     finally:
         i18n.current_language.reset(token)
@@ -117,7 +116,6 @@ def _texts(
     end: date,
     today: date,
     amount: Callable[[Decimal], str],
-    locale: str,
 ) -> dict[str, str]:
     """Every sentence the chart shows or reads out, in the current language."""
     dates = {"start": i18n.format_date(start), "end": i18n.format_date(end)}
@@ -137,8 +135,7 @@ def _texts(
         day = i18n.format_date(min(today, end))
         if has_target:
             # Rounded as the page rounds it, to a tenth: 99.8 % never reads 100 %.
-            ratio = (percent_of(progress.actual, progress.target) / 100).normalize()
-            percent = numbers.format_percent(ratio, locale=locale, decimal_quantization=False)
+            percent = i18n.format_percent(percent_of(progress.actual, progress.target))
             texts["actual"] = _("Actual: %(amount)s (%(percent)s)", amount=actual, percent=percent)
             texts["desc"] = _(
                 "By %(day)s: %(actual)s of %(target)s (%(percent)s); "

@@ -21,6 +21,9 @@ from portal.core.visibility import ProfileTree
 
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
+# Ahead of pace from 10 % over the even pace: a day's deal more than the
+# pace is still "on pace", not worth a word of its own.
+AHEAD_OF_PACE = Decimal("1.10")
 
 
 class Team:
@@ -156,9 +159,14 @@ class Standing:
         return self.today >= self.period.start
 
     @property
+    def ahead(self) -> bool:
+        """At least `AHEAD_OF_PACE` times the even pace, short of the target."""
+        return self.actual >= self.expected * AHEAD_OF_PACE and not self.reached
+
+    @property
     def on_pace(self) -> bool:
-        """At or past the even pace but short of the target, which `reached` tells."""
-        return self.expected <= self.actual and not self.reached
+        """At or past the even pace but neither `ahead` nor `reached`."""
+        return self.expected <= self.actual and not self.ahead and not self.reached
 
 
 @dataclass

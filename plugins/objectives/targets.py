@@ -19,11 +19,11 @@ from plugins.objectives.models import Objective
 from plugins.objectives.periods import Period
 from plugins.objectives.standing import split_even
 from portal.core import audit, clients
-from portal.core.fields import FieldError
+from portal.core.fields import FieldError, parse_decimal
 from portal.core.models import User
 from portal.core.reports import COUNT, Sources
 from portal.database import db, utcnow
-from portal.i18n import N_, format_number
+from portal.i18n import N_, current_language, format_number
 from portal.i18n import gettext as _
 
 
@@ -64,6 +64,30 @@ def parse_amount(text: str, unit: str) -> Decimal | str:
     if unit == COUNT and value != value.to_integral_value():
         return _("This measure counts things: write a whole number.")
     return value
+
+
+# A share may be zero (it removes one's objective), a target may not: the
+# core's "zero or more" is wrong for it, so the target field has its own.
+TARGET_RANGE = N_("The target must be greater than zero and below 100 billion.")
+
+
+def parse_target(text: str, unit: str) -> Decimal | str:
+    """A target above zero, or the message explaining why the text is not one."""
+    value = parse_amount(text, unit)
+    if isinstance(value, Decimal):
+        return value if value > 0 else _(TARGET_RANGE)
+    if _out_of_range(text):
+        return _(TARGET_RANGE)
+    return value
+
+
+def _out_of_range(text: str) -> bool:
+    """A number the target's range refuses, as against one badly written."""
+    try:
+        number = parse_decimal(text, current_language.get(), exponent=False)
+    except FieldError:
+        return False
+    return not 0 < number < clients.AMOUNT_LIMIT
 
 
 def offered(today: date) -> range:
@@ -111,11 +135,9 @@ def read_form(
     measure = sources.measure(raw.get("metric", ""))
     if measure is None:
         errors["metric"] = _("Choose what the objective measures.")
-    target = parse_amount(raw.get("target", ""), measure.unit if measure else "")
+    target = parse_target(raw.get("target", ""), measure.unit if measure else "")
     if isinstance(target, str):
         errors["target"] = target
-    elif target == 0:
-        errors["target"] = _("The target must be greater than zero.")
     if errors:
         return errors
     assert period is not None and measure is not None and isinstance(target, Decimal)
@@ -225,6 +247,8 @@ def delete(objective: Objective, who: str, actor: User, ip: str) -> None:
 
 
 def label(who: str, period: Period, metric: str) -> str:
+    # Stored once with keys, not words: the audit page words it in each
+    # reader's language (`auditing._objective` reads this shape back).
     return f"{who} · {period.token} · {metric}"
 
 

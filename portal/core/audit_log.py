@@ -329,6 +329,9 @@ def action_label(action: str) -> str:
 # Turns a value a plugin stored into text; gets the page's request for what
 # the portal knows while running (`request.app.state.report_sources`).
 ValueFormatter = Callable[[Any, Request], str]
+# Turns an entry's stored object label ("Ana · 2026-12 · opportunities.won_value")
+# into words; the same request as above.
+ObjectFormatter = Callable[[AuditEntry, Request], str]
 
 
 @dataclass(frozen=True)
@@ -337,7 +340,9 @@ class AuditLabels:
 
     `area` is the first part of the plugin's actions ("loyalty" for
     `loyalty.points.redeemed`): `fields` and `values` apply only to entries of
-    that area. Every label is an `N_()` msgid, translated when the page is drawn.
+    that area. `objects` words the stored object label of the plugin's own
+    object types. Every label is an `N_()` msgid, translated when the page is
+    drawn.
     """
 
     area: str
@@ -345,6 +350,7 @@ class AuditLabels:
     object_types: Mapping[str, str] = field(default_factory=dict)
     fields: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, ValueFormatter] = field(default_factory=dict)
+    objects: Mapping[str, ObjectFormatter] = field(default_factory=dict)
 
 
 class Vocabulary:
@@ -354,11 +360,14 @@ class Vocabulary:
         self.actions: dict[str, str] = dict(ACTION_LABELS)
         self.object_types: dict[str, str] = dict(OBJECT_LABELS)
         self.areas: dict[str, AuditLabels] = {}
+        self.objects: dict[str, ObjectFormatter] = {}
         for labels in plugins:
             # The core's names win: a plugin cannot relabel what the core records.
             self.actions = {**labels.actions, **self.actions}
             self.object_types = {**labels.object_types, **self.object_types}
             self.areas[labels.area] = labels
+            own = {k: v for k, v in labels.objects.items() if k not in OBJECT_LABELS}
+            self.objects = {**own, **self.objects}
 
     @classmethod
     def from_plugins(cls, manager: pluggy.PluginManager) -> Vocabulary:
@@ -373,6 +382,18 @@ class Vocabulary:
     def object_type(self, code: str) -> str:
         label = self.object_types.get(code)
         return _(label) if label else code
+
+    def object_label(self, entry: AuditEntry, request: Request) -> str:
+        """The entry's object in words; its stored label when no plugin words it."""
+        show = self.objects.get(entry.object_type)
+        if show is None or not entry.object_label:
+            return entry.object_label
+        try:
+            return show(entry, request)
+        except Exception:
+            # As with values: a failing formatter costs the words, never the page.
+            logger.exception("audit object formatter failed for entry %s", entry.id)
+            return entry.object_label
 
     def changes(self, entry: AuditEntry, request: Request) -> list[tuple[str, str, str, str]]:
         """(label, field, before, after) per changed field; label "" when none is known."""

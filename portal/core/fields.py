@@ -249,7 +249,8 @@ def parse_decimal(text: str, locale: str, *, exponent: bool = True) -> Decimal:
 # Above this SQLite's floating-point storage no longer keeps every cent.
 AMOUNT_LIMIT = Decimal("1e11")
 CENT = Decimal("0.01")
-_LONE_MARK = re.compile(r"[+-]?[0-9]{1,3}[.,][0-9]{3}")
+# A mark that may group thousands: the digits before it cannot start with 0.
+_LONE_MARK = re.compile(r"[+-]?[1-9][0-9]{0,2}[.,][0-9]{3}")
 
 
 def parse_amount(text: str, locale: str) -> Decimal:
@@ -258,8 +259,9 @@ def parse_amount(text: str, locale: str) -> Decimal:
     Both the locale's way and the other common one are read ("1.234,50" and
     "1,234.50"), except a lone mark before three digits that is the locale's
     decimal mark: "12,000" in Spanish may be twelve or twelve thousand, so it
-    is refused rather than guessed. More than two decimals is refused too,
-    never rounded away.
+    is refused rather than guessed. "0,001" is no such case, as thousands are
+    never grouped after a leading zero: it reads 0.001 and, like any amount
+    with more than two decimals, is refused, never rounded away.
     """
     raw = _NOISE.sub("", clean(text))
     if _LONE_MARK.fullmatch(raw) and _decimal_symbol(locale) in raw:
@@ -281,7 +283,8 @@ def _decimal_symbol(locale: str) -> str:
 
 
 def _is_grouped(digits: str, mark: str) -> bool:
-    return re.fullmatch(rf"[0-9]{{1,3}}(\{mark}[0-9]{{3}})+", digits) is not None
+    # Nobody groups thousands after a leading zero: "0.500" is a half.
+    return re.fullmatch(rf"[1-9][0-9]{{0,2}}(\{mark}[0-9]{{3}})+", digits) is not None
 
 
 def _plain(number: Decimal) -> Decimal:

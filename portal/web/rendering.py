@@ -127,6 +127,7 @@ def build_environment(extra_dirs: list[Path], settings: Any) -> jinja2.Environme
         # at compile time, in the language of whoever loaded the page first.
         label=jinja2.pass_context(lambda _context, code, group: label(code, group)),
         number=i18n.format_number,
+        percent=i18n.format_percent,
         datetime=i18n.format_datetime,
         date=i18n.format_date,
         phone=display_phone,

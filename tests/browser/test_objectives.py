@@ -68,7 +68,7 @@ def test_a_manager_sets_an_objective_and_reads_it_on_a_phone(phone: Browsing) ->
     expect(page.get_by_role("heading", name="My team")).to_be_visible()
     row = page.locator("table.objectives-team tbody tr").first
     expect(row).to_contain_text("Lucía Peña")
-    expect(row).to_contain_text("50 %")
+    expect(row).to_contain_text("50%")
     # The team's rows stack as cards on a phone: nothing runs off the side,
     # and each person's curve unfolds under their row, without JavaScript.
     assert_fits(page)

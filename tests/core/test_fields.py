@@ -16,6 +16,7 @@ from portal.core.fields import (
     normalise_fiscal_id,
     normalise_phone,
     normalise_website,
+    parse_amount,
     parse_date,
     parse_decimal,
 )
@@ -123,6 +124,8 @@ def test_website_gets_a_scheme_and_refuses_scripts() -> None:
         ("3.00E+07", "en", "30000000"),
         ("3,5e2", "es", "350"),
         ("+42", "en", "42"),
+        ("0.500", "es", "0.500"),
+        ("0,25", "en", "0.25"),
     ],
 )
 def test_decimals_are_read_as_written(text: str, locale: str, expected: str) -> None:
@@ -135,6 +138,45 @@ def test_decimals_are_read_as_written(text: str, locale: str, expected: str) -> 
 def test_non_numbers_are_refused(text: str) -> None:
     with pytest.raises(FieldError):
         parse_decimal(text, "es")
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [("0,001", "es"), ("0.001", "en"), ("0.001", "es"), ("0,001", "en"), ("0,125", "es")],
+)
+def test_amount_after_a_leading_zero_asks_for_two_decimals_not_which_mark(
+    text: str, locale: str
+) -> None:
+    # A thousands group never follows a lone 0, so only the decimal reading is left.
+    with pytest.raises(FieldError) as refused:
+        parse_amount(text, locale)
+    assert refused.value.message == "Use at most two decimals."
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"), [("1,234", "es"), ("1.234", "en"), ("12,000", "es"), ("-1,234", "es")]
+)
+def test_amount_with_a_lone_decimal_mark_before_three_digits_stays_a_question(
+    text: str, locale: str
+) -> None:
+    with pytest.raises(FieldError) as refused:
+        parse_amount(text, locale)
+    assert refused.value.message.startswith("Ambiguous: write ")
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "expected"),
+    [
+        ("12.000,50", "es", "12000.50"),
+        ("12.000", "es", "12000.00"),
+        ("0,50", "es", "0.50"),
+        ("0,000", "es", "0.00"),
+        ("1.234", "es", "1234.00"),
+        ("12,000.50", "en", "12000.50"),
+    ],
+)
+def test_amounts_as_people_type_them(text: str, locale: str, expected: str) -> None:
+    assert str(parse_amount(text, locale)) == expected
 
 
 def test_dates_follow_the_requested_order() -> None:

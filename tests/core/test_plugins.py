@@ -338,6 +338,11 @@ class Labelled:
                 object_types={"loyalty_award": "Award", "user": "Hijack"},
                 fields={"points": "Points", "name": "Nickname"},
                 values={"points": lambda value, request: f"{value} pts", "reason": broken},
+                objects={
+                    "loyalty_award": lambda entry, request: f"the {entry.object_label} award",
+                    "loyalty_card": broken,
+                    "user": lambda entry, request: "Hijack",
+                },
             )
         ]
 
@@ -353,19 +358,29 @@ def test_register_audit_labels_name_a_plugins_entries_and_leave_the_rest(
             action="loyalty.points.redeemed",
             object_type="loyalty_award",
             object_id=7,
+            object_label="gold",
             after=json.dumps({"points": 4, "reason": "gift", "name": "x"}),
             **common,
         )
         AuditEntry.create(
             action="users.created",
             object_type="user",
+            object_label="Ana Core",
             after=json.dumps({"name": "Ana", "points": 3}),
+            **common,
+        )
+        AuditEntry.create(
+            action="loyalty.card.issued",
+            object_type="loyalty_card",
+            object_label="Card 9",
             **common,
         )
         page = http.get("/admin/audit").text
 
     assert "<strong>Points redeemed</strong> <code>loyalty.points.redeemed</code>" in page
     assert "<p>Award\n" in page
+    assert "\nthe gold award <small>#7</small></p>" in page
+    assert "\nAna Core</p>" in page and "\nCard 9</p>" in page  # the core's own; a failed one
     assert "<td>Points <small><code>points</code></small></td><td>—</td><td>→ 4 pts</td>" in page
     assert "<td><code>reason</code></td><td>—</td><td>→ gift</td>" in page  # formatter failed
     # The core's names stay, and its entries' fields are not the plugin's.

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from starlette.testclient import TestClient
 
+from portal.core.models import AuditEntry
 from tests.conftest import log_in, post_form
 
 WON = "opportunities.won_value"
@@ -32,3 +33,51 @@ def test_register_audit_labels_objectives_entries_read_in_words(
     )
     assert "<td>→ 2,500</td>" in page
     assert "<td>For <small><code>who</code></small></td><td>—</td><td>→ Ana</td>" in page
+
+
+def object_line(page: str, objective_id: int) -> str:
+    """The text of the object line of the newest entry about the objective."""
+    return page.split(f"<small>#{objective_id}</small>", 1)[0].rsplit("<p>", 1)[1]
+
+
+def test_the_object_line_names_the_period_and_measure_in_the_readers_words(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    company.ana.name = "<i>Ana</i>"
+    company.ana.save()
+    log_in(web, "north@example.com")
+    fields = {"who": f"user:{company.ana.id}", "period": "2026-12", "metric": WON}
+    assert post_form(web, "/objectives/new", {**fields, "target": "2500"}).status_code == 303
+    objective = AuditEntry.get(AuditEntry.action == "objectives.objective.created")
+    # Stored as keys, so that every reader gets it in their own language.
+    assert objective.object_label == f"<i>Ana</i> · 2026-12 · {WON}"
+
+    log_in(web, "admin@example.com")
+    english = object_line(web.get("/admin/audit").text, objective.object_id)
+    company.admin.language = "es"
+    company.admin.save()
+    spanish = object_line(web.get("/admin/audit").text, objective.object_id)
+
+    ana = "&lt;i&gt;Ana&lt;/i&gt;"
+    assert english == f"Objective\n{ana} · December 2026 · Value of won opportunities "
+    assert spanish.startswith(f"Objetivo\n{ana} · Diciembre 2026 · ")
+    assert "2026-12" not in spanish and WON not in spanish
+
+
+def test_an_object_label_of_another_shape_reads_as_stored(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    """An erased person's entries carry a label of the eraser's choosing."""
+    entry = AuditEntry.create(
+        action="objectives.objective.deleted",
+        actor=company.admin,
+        actor_name="Admin",
+        object_type="objectives_objective",
+        object_id=41,
+        object_label="Erased · <b>",
+    )
+    log_in(web, "admin@example.com")
+
+    line = object_line(web.get("/admin/audit").text, entry.object_id)
+
+    assert line == "Objective\nErased · &lt;b&gt; "

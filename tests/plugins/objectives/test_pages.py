@@ -56,9 +56,30 @@ def test_a_salesperson_sees_where_they_stand(web: TestClient, company: SimpleNam
     assert page.status_code == 200
     assert "Where I stand" in page.text
     assert "<svg" in page.text and 'class="objective-chart"' in page.text
-    assert "50 % attained" in page.text
+    assert "50% attained" in page.text
     assert "€1,000.00 of €2,000.00" in page.text
     assert "My team" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("language", "written"), [("en", "34.6%"), ("es", "34,6\N{NO-BREAK SPACE}%")]
+)
+def test_the_meter_and_the_sentence_write_the_percentage_alike_in_the_language(
+    web: TestClient, company: SimpleNamespace, language: str, written: str
+) -> None:
+    # 1,000 of 2,890 is 34.60 %.
+    found = objective(company.ana, "2890.00")
+    company.ana.language = language
+    company.ana.save()
+    log_in(web, "ana@example.com")
+
+    page = web.get("/objectives?period=2025-03").text
+
+    html = page.split(f'id="objective-{found.id}"', 1)[1]
+    meter = html.split("<meter", 1)[1].split("</meter>", 1)[0].split(">", 1)[1]
+    sentence = html.split("<strong>", 1)[1].split("</strong>", 1)[0]
+    assert meter == written
+    assert sentence.startswith(f"{written} ")
 
 
 def test_a_manager_sees_the_team_rolled_up_and_ranked(
@@ -77,7 +98,7 @@ def test_a_manager_sees_the_team_rolled_up_and_ranked(
     assert "Of which your team" in page and "€1,500.00" in page
     ranked = rows(page)
     assert [row.split()[1] for row in ranked] == ["Bea", "Ana"]
-    assert "100 %" in ranked[0] and "50 %" in ranked[1]
+    assert "100%" in ranked[0] and "50%" in ranked[1]
     assert "Carl" not in page
 
 
@@ -91,8 +112,8 @@ def test_a_top_manager_sees_each_sub_manager_rolled_up(
     ranked = rows(web.get("/objectives?period=2025-03").text)
 
     assert ranked[0].startswith("1 North") and "with their team" in ranked[0]
-    assert "100 %" in ranked[0] and "€1,700.00" in ranked[0]
-    assert ranked[1].startswith("2 South") and "50 %" in ranked[1]
+    assert "100%" in ranked[0] and "€1,700.00" in ranked[0]
+    assert ranked[1].startswith("2 South") and "50%" in ranked[1]
 
 
 def test_a_profile_objective_counts_its_holders_together(
@@ -103,7 +124,7 @@ def test_a_profile_objective_counts_its_holders_together(
 
     (row,) = rows(web.get("/objectives?period=2025-03").text)
 
-    assert "North sales" in row and "50 %" in row and "€1,500.00" in row
+    assert "North sales" in row and "50%" in row and "€1,500.00" in row
 
 
 def test_the_selectors_swap_only_the_results(web: TestClient, company: SimpleNamespace) -> None:
@@ -167,7 +188,7 @@ def test_bad_values_are_explained_at_their_field(web: TestClient, company: Simpl
         "/objectives/new",
         {"who": f"user:{company.ana.id}", "period": "2025-03", "metric": WON, "target": "0"},
     )
-    assert "The target must be greater than zero." in zero.text
+    assert "The target must be greater than zero and below 100 billion." in zero.text
     counted = post_form(
         web,
         "/objectives/new",
@@ -179,6 +200,22 @@ def test_bad_values_are_explained_at_their_field(web: TestClient, company: Simpl
         },
     )
     assert "write a whole number" in counted.text
+    assert Objective.select().count() == 0
+
+
+@pytest.mark.parametrize("target", ["-1.234,50", "0,00", "100000000000"])
+def test_a_target_out_of_range_says_what_the_target_field_accepts(
+    web: TestClient, company: SimpleNamespace, target: str
+) -> None:
+    # Zero is refused, so a negative target must not be told "zero or more".
+    log_in(web, "north@example.com")
+    fields = {"who": f"user:{company.ana.id}", "period": "2025-03", "metric": WON}
+
+    answer = post_form(web, "/objectives/new", {**fields, "target": target})
+
+    assert answer.status_code == 400
+    error = answer.text.split('id="e-target">', 1)[1].split("</p>", 1)[0]
+    assert error == "The target must be greater than zero and below 100 billion."
     assert Objective.select().count() == 0
 
 
@@ -329,7 +366,7 @@ def test_the_widget_shows_my_current_objectives_with_the_team_part(
     assert '<a href="/">← Home</a>' in page and "30 % attained" in page
     assert "<html" not in widget and "<h1>" not in widget
     assert "objective-chart--compact" in widget
-    assert "30 % attained" in widget
+    assert "30% attained" in widget
     assert "Of which your team" in widget and "€300.00" in widget
     assert "Ana" not in widget
 
@@ -421,29 +458,33 @@ def card(html: str, found: Objective) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(0)))
 
 
-def test_the_pace_message_tells_reached_exceeded_on_pace_and_behind(
+def test_the_pace_message_tells_reached_exceeded_ahead_on_pace_and_behind(
     web: TestClient, company: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """20 March 2025; Ana won 1,000 on 3 March and nothing else this year."""
+    """20 March 2025; Ana won 1,000 on 3 March and 99 on 1 April (counted in the year)."""
     monkeypatch.setattr(routes, "local_today", lambda: date(2025, 3, 20))
     reached = objective(company.ana, "1000.00")
     exceeded = objective(company.ana, "900.00", period=QUARTER, start=date(2025, 1, 1))
-    # A year's pace by 20 March is 79/365 of the target: 866 of 4,000.
-    on_pace = objective(company.ana, "4000.00", period=YEAR, start=date(2025, 1, 1))
-    behind = objective(
-        company.ana, "100", metric="opportunities.won_count", period=YEAR, start=date(2025, 1, 1)
-    )
+    # A year's pace by 20 March is 79/365 of the target: 1,082 of 5,000, 0.87 of 4 deals.
+    on_pace = objective(company.ana, "5000.00", period=YEAR, start=date(2025, 1, 1))
+    count = {"metric": "opportunities.won_count", "start": date(2025, 1, 1)}
+    ahead = objective(company.ana, "4", period=YEAR, **count)
+    behind = objective(company.ana, "100", period=QUARTER, **count)
     log_in(web, "ana@example.com")
 
     page = web.get("/objectives").text
 
     assert "Objective reached." in card(page, reached)
     assert "Objective exceeded." in card(page, exceeded)
-    assert "111.1 % attained" in card(page, exceeded)
+    assert "111.1% attained" in card(page, exceeded)
+    assert "Ahead of the expected pace." in card(page, ahead)
     assert "On pace." in card(page, on_pace)
     assert "Behind the expected pace." in card(page, behind)
     for done in (reached, exceeded):
-        assert "On pace." not in card(page, done) and "Behind" not in card(page, done)
+        assert "pace." not in card(page, done)
+    for found in (on_pace, behind):
+        assert "Ahead" not in card(page, found)
+    assert "On pace." not in card(page, ahead)
     assert "Objective" not in card(page, on_pace).split("attained", 1)[1]
 
 
@@ -480,9 +521,9 @@ def test_every_measure_ranks_each_measure_and_period_apart(
     ]
     march, deals, quarter = (people for _heading, people in found)
     assert [row.split()[:2] for row in march] == [["1", "Ana"], ["2", "Bea"]]
-    assert "50 %" in march[0] and "50 %" in march[1]
-    assert [row.split()[:2] for row in deals] == [["1", "Bea"]] and "100 %" in deals[0]
-    assert [row.split()[:2] for row in quarter] == [["1", "Ana"]] and "200 %" in quarter[0]
+    assert "50%" in march[0] and "50%" in march[1]
+    assert [row.split()[:2] for row in deals] == [["1", "Bea"]] and "100%" in deals[0]
+    assert [row.split()[:2] for row in quarter] == [["1", "Ana"]] and "200%" in quarter[0]
 
 
 def test_each_teammates_curve_unfolds_under_their_row(
@@ -499,7 +540,7 @@ def test_each_teammates_curve_unfolds_under_their_row(
     assert "<details>" in curve and "Curve of Ana" in curve
     assert 'class="objective-chart"' in curve and "<desc>" in curve
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", curve))
-    assert "50 % attained" in text and "€1,000.00 of €2,000.00" in text
+    assert "50% attained" in text and "€1,000.00 of €2,000.00" in text
     assert "Still to go €1,000.00" in text and "Days left 0" in text
     # The card inside is no second element with the row's id.
     assert page.count(f'id="objective-{ana.id}"') == 1

@@ -14,9 +14,10 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
+from plugins.objectives.models import Objective
 from plugins.objectives.periods import MONTH, Period
-from plugins.objectives.standing import Figures, Team, split_even, stand
-from portal.core.reports import DailyTotal
+from plugins.objectives.standing import AHEAD_OF_PACE, Figures, Standing, Team, split_even, stand
+from portal.core.reports import DailyTotal, Measure
 from portal.core.visibility import ProfileTree
 
 MEASURE = "opportunities.won_value"
@@ -123,3 +124,22 @@ def test_even_split_gives_the_leftover_cents_to_the_first() -> None:
         Decimal("33.33"),
         Decimal("33.33"),
     ]
+
+
+def test_ahead_of_pace_starts_at_the_documented_margin_over_the_even_pace() -> None:
+    """By 10 March an even pace has done 10/31 of a month's 3,100: 1,000."""
+
+    def standing(actual: str) -> Standing:
+        objective = Objective(period=MONTH, starts_on=PERIOD.start, target=Decimal("3100.00"))
+        measure = Measure(MEASURE, "Won", "money")
+        today = date(2025, 3, 10)
+        return Standing(
+            objective, "Ana", measure, PERIOD, today, Decimal(actual), Decimal(0), False
+        )
+
+    assert AHEAD_OF_PACE == Decimal("1.10")
+    assert standing("1100.00").ahead and not standing("1100.00").on_pace
+    assert standing("1099.99").on_pace and not standing("1099.99").ahead
+    assert not standing("999.99").on_pace and not standing("999.99").ahead
+    done = standing("3100.00")
+    assert done.reached and not done.ahead and not done.on_pace

@@ -70,5 +70,5 @@ def test_register_report_sources_measure_becomes_an_objective_metric(
     assert Objective.get().metric == "billing.invoiced"
 
     page = web.get("/objectives?period=2025-03").text
-    assert "Invoiced amount" in page and "25 %" in page
+    assert "Invoiced amount" in page and "25%" in page
     assert invoices.asked[-1] == (date(2025, 3, 1), date(2025, 3, 31), ("billing.invoiced",))
