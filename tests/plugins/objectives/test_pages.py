@@ -363,7 +363,7 @@ def test_the_widget_shows_my_current_objectives_with_the_team_part(
     page = web.get("/objectives/widget").text
 
     assert "<html" in page and "<h1>Objectives</h1>" in page
-    assert '<a href="/">← Home</a>' in page and "30 % attained" in page
+    assert '<a href="/">← Home</a>' in page and "30% attained" in page
     assert "<html" not in widget and "<h1>" not in widget
     assert "objective-chart--compact" in widget
     assert "30% attained" in widget
