@@ -115,7 +115,7 @@ def board(
         direct = _direct_profiles(access)
         others = [o for o in others if (o.profile_id or team.profile_of.get(o.user_id)) in direct]
     shown = mine + others
-    figures = Figures(_totals(access, sources, shown))
+    figures = Figures(_totals(access, sources, shown, today))
     profiles = access.profile_names({o.profile_id for o in others if o.profile_id})
 
     def standing(objective: Objective, daily: bool) -> Standing:
@@ -133,17 +133,23 @@ def board(
     }
 
 
-def _totals(access: Access, sources: Sources, shown: list[Objective]) -> list[DailyTotal]:
-    """Each measure over the days its objectives cover, and no further.
+def _totals(
+    access: Access, sources: Sources, shown: list[Objective], today: date
+) -> list[DailyTotal]:
+    """Each measure over the days its objectives cover up to today, and no further.
 
     Measures sharing a span are asked together, so the number of queries
     depends on the periods shown (three at most by default), never on people.
+    A period not begun yet has nothing done: it asks for nothing.
     """
     spans: dict[str, tuple[date, date]] = {}
     for objective in shown:
         period = Period(objective.period, objective.starts_on)
-        start, end = spans.get(objective.metric, (period.start, period.end))
-        spans[objective.metric] = (min(start, period.start), max(end, period.end))
+        last = min(period.end, today)
+        if last < period.start:
+            continue
+        start, end = spans.get(objective.metric, (period.start, last))
+        spans[objective.metric] = (min(start, period.start), max(end, last))
     by_span: dict[tuple[date, date], list[str]] = {}
     for metric, span in spans.items():
         by_span.setdefault(span, []).append(metric)
