@@ -108,7 +108,7 @@ def board(
     if mine_only:
         query = query.where(Objective.user == me)
     objectives = list(query.order_by(Objective.starts_on, Objective.id))
-    mine = [o for o in objectives if o.user_id == me]
+    mine = [o for o in objectives if o.user_id == me and not access.assists]
     others = [o for o in objectives if o.user_id != me and (not metric or o.metric == metric)]
     team = access.team()
     if not everyone:
@@ -160,8 +160,14 @@ def _totals(
 
 
 def _direct_profiles(access: Access) -> set[int]:
-    """The profiles one level down; for who sees everything, the tree's top too."""
+    """The profiles one level down; for who sees everything, the tree's top too.
+
+    An assistant's first level is the profile it serves, its manager's.
+    """
     tree = access.scope.tree
+    if access.assists:
+        served = tree.parent.get(access.user.profile_id)
+        return {served} if served is not None else set()
     below = set(tree.children.get(access.user.profile_id, ()))
     if access.everything:
         below |= set(tree.children.get(None, ())) - {access.user.profile_id}

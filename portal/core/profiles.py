@@ -193,7 +193,7 @@ def held_by_tab(registry: Registry, profile: Profile) -> list[tuple[str, list[tu
         rows = [
             (p.label, depth, limit_text(p.limit, held[p.key]) if p.limit else "")
             for p, depth in granting.tab_rows(registry, tab.key)
-            if p.key in held
+            if p.key in held and granting.offered_to(p, profile)
         ]
         summary.append((tab.label, rows))
     return summary
