@@ -31,7 +31,10 @@ class Access:
         self.user = user
         self.scope = scope
         self.grants = grants
-        self.manages = grants.has(MANAGE) and not scope.tree.assistant.get(user.profile_id)
+        # An assistant acts for the profile it serves: it reads that profile's
+        # objectives and has none of its own.
+        self.assists = bool(scope.tree.assistant.get(user.profile_id))
+        self.manages = grants.has(MANAGE) and not self.assists
         self._team: Team | None = None
 
     @property

@@ -71,13 +71,16 @@ def register_permissions() -> list[Permission]:
             "objectives",
             order=10,
             help=N_("For the people and profiles below theirs in the hierarchy."),
+            # An assistant sees on behalf of its manager: it would set theirs.
+            assistants=False,
         )
     ]
 
 
 @hookimpl
 def dashboard_widgets(user: User, grants: Grants) -> list[Widget] | None:
-    if not grants.has(MENU):
+    # An assistant has no objectives of its own to show at home.
+    if not grants.has(MENU) or user.profile.is_assistant:
         return None
     return [Widget("objectives.progress", routes.WIDGET_TITLE, "/objectives/widget", order=20)]
 

@@ -108,14 +108,14 @@ def board(
     if mine_only:
         query = query.where(Objective.user == me)
     objectives = list(query.order_by(Objective.starts_on, Objective.id))
-    mine = [o for o in objectives if o.user_id == me]
+    mine = [o for o in objectives if o.user_id == me and not access.assists]
     others = [o for o in objectives if o.user_id != me and (not metric or o.metric == metric)]
     team = access.team()
     if not everyone:
         direct = _direct_profiles(access)
         others = [o for o in others if (o.profile_id or team.profile_of.get(o.user_id)) in direct]
     shown = mine + others
-    figures = Figures(_totals(access, sources, shown))
+    figures = Figures(_totals(access, sources, shown, today))
     profiles = access.profile_names({o.profile_id for o in others if o.profile_id})
 
     def standing(objective: Objective, daily: bool) -> Standing:
@@ -133,17 +133,23 @@ def board(
     }
 
 
-def _totals(access: Access, sources: Sources, shown: list[Objective]) -> list[DailyTotal]:
-    """Each measure over the days its objectives cover, and no further.
+def _totals(
+    access: Access, sources: Sources, shown: list[Objective], today: date
+) -> list[DailyTotal]:
+    """Each measure over the days its objectives cover up to today, and no further.
 
     Measures sharing a span are asked together, so the number of queries
     depends on the periods shown (three at most by default), never on people.
+    A period not begun yet has nothing done: it asks for nothing.
     """
     spans: dict[str, tuple[date, date]] = {}
     for objective in shown:
         period = Period(objective.period, objective.starts_on)
-        start, end = spans.get(objective.metric, (period.start, period.end))
-        spans[objective.metric] = (min(start, period.start), max(end, period.end))
+        last = min(period.end, today)
+        if last < period.start:
+            continue
+        start, end = spans.get(objective.metric, (period.start, last))
+        spans[objective.metric] = (min(start, period.start), max(end, last))
     by_span: dict[tuple[date, date], list[str]] = {}
     for metric, span in spans.items():
         by_span.setdefault(span, []).append(metric)
@@ -154,8 +160,14 @@ def _totals(access: Access, sources: Sources, shown: list[Objective]) -> list[Da
 
 
 def _direct_profiles(access: Access) -> set[int]:
-    """The profiles one level down; for who sees everything, the tree's top too."""
+    """The profiles one level down; for who sees everything, the tree's top too.
+
+    An assistant's first level is the profile it serves, its manager's.
+    """
     tree = access.scope.tree
+    if access.assists:
+        served = tree.parent.get(access.user.profile_id)
+        return {served} if served is not None else set()
     below = set(tree.children.get(access.user.profile_id, ()))
     if access.everything:
         below |= set(tree.children.get(None, ())) - {access.user.profile_id}

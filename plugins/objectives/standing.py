@@ -89,9 +89,14 @@ class Figures:
             days = self.days[(row.measure, row.user_id)]
             days[row.day] = days.get(row.day, Decimal(0)) + row.value
 
-    def by_day(self, measure: str, people: Iterable[int], period: Period) -> dict[date, Decimal]:
+    def by_day(
+        self, measure: str, people: Iterable[int], period: Period, until: date | None = None
+    ) -> dict[date, Decimal]:
+        """Each day's sum over `people` within `period`, up to `until` when given."""
         found: dict[date, Decimal] = defaultdict(Decimal)
         start, end = period.start, period.end
+        if until is not None:
+            end = min(end, until)
         empty: dict[date, Decimal] = {}
         for person in people:
             for day, value in self.days.get((measure, person), empty).items():
@@ -99,13 +104,15 @@ class Figures:
                     found[day] += value
         return dict(found)
 
-    def total(self, measure: str, people: Iterable[int], period: Period) -> Decimal:
-        return sum(self.by_day(measure, people, period).values(), Decimal(0))
+    def total(
+        self, measure: str, people: Iterable[int], period: Period, until: date | None = None
+    ) -> Decimal:
+        return sum(self.by_day(measure, people, period, until).values(), Decimal(0))
 
 
 @dataclass
 class Standing:
-    """Where one objective stands on `today`."""
+    """Where one objective stands on `today`: `actual` and `own` count up to today."""
 
     objective: Objective
     who: str
@@ -239,10 +246,13 @@ def stand(
 ) -> Standing:
     period = Period(objective.period, objective.starts_on)
     members = team.members(objective)
-    by_day = figures.by_day(objective.metric, members, period)
+    # A deal dated after today (a won opportunity closing on the 1st, say)
+    # is not done yet: the figures, the pace and the chart's line all stop at
+    # today, so a past period counts whole and a future one counts nothing.
+    by_day = figures.by_day(objective.metric, members, period, until=today)
     own = Decimal(0)
     if objective.user_id is not None:
-        own = figures.total(objective.metric, (objective.user_id,), period)
+        own = figures.total(objective.metric, (objective.user_id,), period, until=today)
     return Standing(
         objective=objective,
         who=who,

@@ -19,6 +19,12 @@ from portal.i18n import N_
 from portal.i18n import gettext as _
 
 TAGS_GROUP = "clients.tags"
+ASSISTANTS_REFUSED = N_("Assistant profiles cannot hold this permission.")
+
+
+def offered_to(permission: Permission, profile: Profile) -> bool:
+    """Whether the profile may hold the key: some keys mean nothing to an assistant."""
+    return permission.assistants or not profile.is_assistant
 
 
 def tab_rows(registry: Registry, tab: str) -> list[tuple[Permission, int]]:
@@ -55,6 +61,9 @@ def plan_tab(
 
     A key the editor does not hold is not offered: when it is absent from the
     form it keeps its value, and when it is sent with a change it is refused.
+    A key not for assistants is refused for an assistant profile; one stored
+    before the profile became an assistant goes (the matrix shows it unticked)
+    when the editor holds it.
     """
     before = read_grants(profile)
     after = dict(before)
@@ -64,6 +73,12 @@ def plan_tab(
         if key == TAGS_GROUP:
             continue
         wanted = posted.get(f"grant:{key}") == "on"
+        if not offered_to(permission, profile):
+            if wanted:
+                plan.errors[key] = _(ASSISTANTS_REFUSED)
+            elif editor.has(key):
+                after.pop(key, None)
+            continue
         value = ""
         if permission.limit and wanted:
             value, message = _limit(posted.get(f"limit:{key}", ""), editor.limit(key))

@@ -45,6 +45,9 @@ class Permission:
     `parent` nests a menu entry (or any key) under another in the matrix tree;
     `url` makes a menu key an entry of the navigation; `limit` names the unit of
     a key that holds a maximum ("percent"), shown as a number field.
+    `assistants=False` marks a key that means nothing to an assistant profile
+    (it acts for the profile it serves): the matrix shows it disabled there and
+    never stores it.
     """
 
     key: str
@@ -55,6 +58,7 @@ class Permission:
     order: int = 100
     limit: str = ""
     help: str = ""
+    assistants: bool = True
 
 
 CORE_TABS = (

@@ -20,7 +20,7 @@ from portal.core.models import BASELINE_GRANTS, AssignmentRuleUser, Profile, Use
 from portal.core.permissions import Grants, Registry, read_grants, write_grants
 from portal.core.visibility import ProfileTree
 from portal.database import db
-from portal.i18n import N_, format_number
+from portal.i18n import N_, format_number, format_percent
 from portal.i18n import gettext as _
 
 
@@ -180,7 +180,8 @@ def limit_text(permission_limit: str, value: str) -> str:
     except InvalidOperation:
         number = Decimal(0)
     if permission_limit == "percent":
-        return _("up to %(value)s %%", value=format_number(number))
+        # The language places the sign: "15%" in English, "15 %" in Spanish.
+        return _("up to %(percent)s", percent=format_percent(number))
     return _("up to %(value)s", value=format_number(number))
 
 
@@ -192,7 +193,7 @@ def held_by_tab(registry: Registry, profile: Profile) -> list[tuple[str, list[tu
         rows = [
             (p.label, depth, limit_text(p.limit, held[p.key]) if p.limit else "")
             for p, depth in granting.tab_rows(registry, tab.key)
-            if p.key in held
+            if p.key in held and granting.offered_to(p, profile)
         ]
         summary.append((tab.label, rows))
     return summary

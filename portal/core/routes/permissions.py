@@ -57,6 +57,7 @@ def _matrix(
         "tabs": registry.tabs,
         "tab": tab,
         "rows": granting.tab_rows(registry, tab),
+        "offered_to": granting.offered_to,
         "held": held,
         "errors": errors or {},
         "saved": request.query_params.get("saved") == "1",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from types import SimpleNamespace
 
+import openpyxl
 from starlette.testclient import TestClient
 
 from portal.core.models import AuditEntry
@@ -81,3 +84,28 @@ def test_an_object_label_of_another_shape_reads_as_stored(
     line = object_line(web.get("/admin/audit").text, entry.object_id)
 
     assert line == "Objective\nErased · &lt;b&gt; "
+
+
+def test_the_exports_name_the_object_as_the_page_does_and_stay_inert(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    """A name starting with "=" stays text, worded like the page's object line."""
+    company.ana.name = "=Ana"
+    company.ana.save()
+    log_in(web, "north@example.com")
+    fields = {"who": f"user:{company.ana.id}", "period": "2025-03", "metric": WON}
+    assert post_form(web, "/objectives/new", {**fields, "target": "2500"}).status_code == 303
+    log_in(web, "admin@example.com")
+    params = {"type": "objectives_objective"}
+
+    answer = web.get("/admin/audit/export.csv", params=params)
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    company.admin.language = "es"
+    company.admin.save()
+    book = web.get("/admin/audit/export.xlsx", params=params).content
+    sheet = openpyxl.load_workbook(io.BytesIO(book)).active
+
+    assert [row[6] for row in rows[1:]] == ["'=Ana · March 2025 · Value of won opportunities"]
+    spanish = sheet.cell(row=2, column=7)
+    assert spanish.value.startswith("=Ana · Marzo 2025 · ") and spanish.data_type == "s"
+    assert WON not in spanish.value and "2025-03" not in spanish.value

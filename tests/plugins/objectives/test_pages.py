@@ -461,12 +461,12 @@ def card(html: str, found: Objective) -> str:
 def test_the_pace_message_tells_reached_exceeded_ahead_on_pace_and_behind(
     web: TestClient, company: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """20 March 2025; Ana won 1,000 on 3 March and 99 on 1 April (counted in the year)."""
+    """20 March 2025; Ana won 1,000 on 3 March (her 99 of 1 April is not done yet)."""
     monkeypatch.setattr(routes, "local_today", lambda: date(2025, 3, 20))
     reached = objective(company.ana, "1000.00")
     exceeded = objective(company.ana, "900.00", period=QUARTER, start=date(2025, 1, 1))
-    # A year's pace by 20 March is 79/365 of the target: 1,082 of 5,000, 0.87 of 4 deals.
-    on_pace = objective(company.ana, "5000.00", period=YEAR, start=date(2025, 1, 1))
+    # A year's pace by 20 March is 79/365 of the target: 974 of 4,500, 0.87 of 4 deals.
+    on_pace = objective(company.ana, "4500.00", period=YEAR, start=date(2025, 1, 1))
     count = {"metric": "opportunities.won_count", "start": date(2025, 1, 1)}
     ahead = objective(company.ana, "4", period=YEAR, **count)
     behind = objective(company.ana, "100", period=QUARTER, **count)
@@ -499,6 +499,46 @@ def test_a_period_not_started_tells_no_pace(
 
     assert "attained" in card(page, april)
     assert "On pace." not in card(page, april) and "Behind" not in card(page, april)
+
+
+def test_only_what_is_done_by_today_counts_in_the_current_period(
+    web: TestClient, company: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On 20 March a deal closing on 25 March, or in April, is not done yet."""
+    monkeypatch.setattr(routes, "local_today", lambda: date(2025, 3, 20))
+    company.won(company.ana, "600.00", date(2025, 3, 25))
+    company.won(company.bea, "900.00", date(2025, 3, 28))
+    ana = objective(company.ana, "2000.00")
+    objective(company.bea, "1100.00")
+    north = objective(company.north, "3400.00")
+    year = objective(company.ana, "4500.00", period=YEAR, start=date(2025, 1, 1))
+    april = objective(company.ana, "500.00", start=date(2025, 4, 1))
+    log_in(web, "north@example.com")
+
+    page = web.get("/objectives?period=2025-03").text
+
+    # Own 200 plus Ana's 1,000 and Bea's 500 by today; not the 1,500 to come.
+    mine = card(page, north)
+    assert "50% attained" in mine and "€1,700.00 of €3,400.00" in mine
+    assert "Still to go €1,700.00" in mine and "Of which your team €1,500.00" in mine
+    assert "Behind the expected pace." in mine
+    # Bea's 900 to come would take her past Ana: by today Ana is ahead of her.
+    ranked = rows(page)
+    assert [row.split()[1] for row in ranked] == ["Ana", "Bea"]
+    assert "50%" in ranked[0] and "€1,000.00" in ranked[0]
+    assert "45.5%" in ranked[1] and "€500.00" in ranked[1]
+    log_in(web, "ana@example.com")
+    page = web.get("/objectives").text
+    assert "€1,000.00 of €4,500.00" in card(page, year)
+    assert "On pace." in card(page, year)
+    april_page = web.get("/objectives?period=2025-04").text
+    assert "0% attained" in card(april_page, april)
+    assert "€0.00 of €500.00" in card(april_page, april)
+    # Once the month is over, it counts whole.
+    monkeypatch.setattr(routes, "local_today", lambda: date(2025, 4, 2))
+    over = web.get("/objectives?period=2025-03").text
+    assert "€1,600.00 of €2,000.00" in card(over, ana)
+    assert "€99.00 of €500.00" in card(web.get("/objectives?period=2025-04").text, april)
 
 
 def test_every_measure_ranks_each_measure_and_period_apart(

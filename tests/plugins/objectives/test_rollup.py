@@ -143,3 +143,38 @@ def test_ahead_of_pace_starts_at_the_documented_margin_over_the_even_pace() -> N
     assert not standing("999.99").on_pace and not standing("999.99").ahead
     done = standing("3100.00")
     assert done.reached and not done.ahead and not done.on_pace
+
+
+def test_a_standing_counts_the_period_only_up_to_today() -> None:
+    """Whatever is dated after today, within the period or not, is not done yet."""
+    tree = ProfileTree([(1, None, "hierarchical", False, 1), (2, 1, "hierarchical", False, 1)])
+    team = Team(tree, [(1, "Boss", 1, True), (2, "Ana", 2, True)])
+    figures = Figures(
+        DailyTotal(MEASURE, person, day, Decimal(value))
+        for person, day, value in [
+            (1, date(2025, 3, 2), "10"),
+            (2, date(2025, 3, 20), "100"),
+            (2, date(2025, 3, 21), "1000"),
+            (1, date(2025, 3, 31), "5"),
+        ]
+    )
+    objective = SimpleNamespace(
+        id=1,
+        user_id=1,
+        profile_id=None,
+        period=PERIOD.kind,
+        starts_on=PERIOD.start,
+        metric=MEASURE,
+        target=Decimal("2000.00"),
+    )
+
+    def on(today: date) -> Standing:
+        unit = SimpleNamespace(unit="money")
+        return stand(objective, "Boss", unit, team, figures, today, daily=True)
+
+    now = on(date(2025, 3, 20))
+    assert (now.actual, now.own, now.team_part) == (Decimal(110), Decimal(10), Decimal(100))
+    assert now.gap == Decimal(1890) and now.percent == Decimal("5.5")
+    assert max(now.daily) == date(2025, 3, 20)
+    assert on(date(2025, 4, 1)).actual == Decimal(1115)
+    assert on(date(2025, 2, 28)).actual == Decimal(0)
