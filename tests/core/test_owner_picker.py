@@ -262,3 +262,15 @@ def test_a_forged_id_out_of_reach_is_refused(http: TestClient, crowd: Crowd, fie
         assert owner_error(answer.text) == "Choose an owner among the people you can see."
         assert stranger.name not in answer.text
     assert Client.select().count() == 0
+
+
+def test_an_owner_who_left_stays_shown_and_kept(http: TestClient, crowd: Crowd) -> None:
+    client = Client.create(name="Bodega Sur", owner=crowd.gone)
+
+    page = http.get(f"/clients/{client.id}/edit").text
+    form = new_client(name="Bodega Sur", owner_kept=crowd.gone.id, owner_q="", version=1)
+    answer = post_form(http, f"/clients/{client.id}/edit", form)
+
+    assert "Now: Jose Baja" in page
+    assert answer.status_code == 303
+    assert Client.get_by_id(client.id).owner_id == crowd.gone.id
