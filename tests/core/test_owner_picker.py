@@ -274,3 +274,14 @@ def test_an_owner_who_left_stays_shown_and_kept(http: TestClient, crowd: Crowd) 
     assert "Now: Jose Baja" in page
     assert answer.status_code == 303
     assert Client.get_by_id(client.id).owner_id == crowd.gone.id
+
+
+def test_a_whole_name_picks_that_person_among_longer_ones(http: TestClient, crowd: Crowd) -> None:
+    team = Profile.get(Profile.name == "Equipo")
+    ana = add_person("ana@example.com", "Ana", team)
+    add_person("anamaria@example.com", "Ana María Gil", team)
+
+    answer = post_form(http, "/clients/new", new_client(owner_q="ANA"))
+
+    assert answer.status_code == 303
+    assert Client.get().owner_id == ana.id
