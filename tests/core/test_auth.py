@@ -356,6 +356,7 @@ ANONYMOUS_PAGES = [
     "/clients/export.csv",
     "/clients/export.xlsx",
     "/clients/autocomplete?q=a",
+    "/clients/owners?owner_q=a",
     "/clients/import",
     "/clients/import/0123456789abcdef",
     "/admin/profiles",

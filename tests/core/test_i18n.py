@@ -426,6 +426,7 @@ def test_every_template_renders_in_spanish(http: TestClient) -> None:
     answers = {path: http.get(path) for path in pages}
     answers["fragment"] = http.get("/clients", headers={"HX-Request": "true"})
     answers["autocomplete"] = http.get("/clients/autocomplete?q=nandu")
+    answers["owner search"] = http.get("/clients/owners?owner_q=ana")
     # A plugin's widget opened without JavaScript: a page around the fragment.
     answers["widget page"] = http.get("/objectives/widget")
     # A test email and a note by email (their templates), and the sent log listing them.

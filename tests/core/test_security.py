@@ -340,6 +340,7 @@ def test_every_page_sends_security_headers(world: World) -> None:
         "/clients/export.csv",
         "/clients/export.xlsx",
         "/clients/autocomplete?q=ac",
+        "/clients/owners?owner_q=ac",
         "/clients/import",
         f"/clients/import/{world.import_token}",
         "/admin/profiles",

@@ -594,6 +594,45 @@ def check_reads(http: TestClient, user: User, visible: set[int], word: str) -> N
         assert http.get(f"/clients/{key}").status_code == wanted, (user.email, key)
 
 
+def expected_owners(user: User) -> set[int]:
+    """Ids of the people `user` may give a client to: active, not assistants, and
+    whose clients `user` could change (as a client owned by each of them would be)."""
+    profiles = list(Profile.select())
+    people = list(User.select())
+    assistant = {profile.id for profile in profiles if profile.is_assistant}
+    owned_by_each = [
+        SimpleNamespace(id=other.id, owner_id=other.id, visible_to_all=False)
+        for other in people
+        if other.is_active and other.profile_id not in assistant
+    ]
+    return expected_visible(user, profiles, people, owned_by_each, to_change=True)
+
+
+def check_owner_search(http: TestClient, user: User, csrf: str) -> None:
+    """The client form's owner search offers, and its typed text accepts, only those."""
+    allowed = expected_owners(user)
+    # Every generated name is "User <n>": one search reaches everyone it may.
+    answer = http.get("/clients/owners", params={"owner_q": "USER"})
+    assert answer.status_code == 200
+    offered = {int(key) for key in re.findall(r'name="owner" value="(\d+)"', answer.text)}
+    assert offered == allowed, user.email
+
+    before = Client.select().count()
+    outsiders = sorted({other.id for other in User.select(User.id)} - allowed)
+    for stranger in outsiders[:2]:
+        name = User.get_by_id(stranger).name
+        form = {"csrf_token": csrf, "name": "Nuevo", "kind": "company", "status": "lead"}
+        posted = http.post("/clients/new", data={**form, "owner_q": name}, follow_redirects=False)
+        if posted.status_code == 303:
+            # The name matched someone else in reach, never the stranger.
+            created = Client.select().order_by(Client.id.desc()).get()
+            assert created.owner_id in allowed and created.owner_id != stranger
+            created.delete_instance()
+        else:
+            assert posted.status_code == 400
+    assert Client.select().count() == before
+
+
 def check_refusals(http: TestClient, visible: set[int], hidden: list[int], csrf: str) -> None:
     """Every verb on a client the user may not see answers 404 and writes nothing."""
     before = snapshot()
@@ -837,6 +876,7 @@ def test_every_verb_over_http_matches_reference(http: TestClient, world: World) 
             check_acceptance(http, key, csrf, key in changeable)
         check_tasks(http, user, csrf)
         check_objectives(http, user, csrf)
+        check_owner_search(http, user, csrf)
 
     if visible:
         # Deleting last, so earlier users still had every client to look at.

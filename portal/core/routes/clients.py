@@ -1,4 +1,4 @@
-"""Client pages: list, detail, create, edit, delete, export, autocomplete."""
+"""Client pages: list, detail, create, edit, delete, export, autocomplete, owner search."""
 
 from __future__ import annotations
 
@@ -7,18 +7,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal.config import Settings
 from portal.core import (
     bulk,
     catalogue,
     clients,
     exporting,
     listing,
+    owner_picker,
     portfolio,
     restrictions,
     saved_views,
 )
 from portal.core.duplicates import Candidate, Match, likely_duplicates
 from portal.core.models import CLIENT_STATUSES, SEGMENTS, Client, Contact, User
+from portal.core.permissions import Grants
 from portal.core.routes import client_merge, client_parts
 from portal.core.visibility import Scope
 from portal.i18n import gettext as _
@@ -89,11 +92,19 @@ async def client_detail(request: Request) -> Response:
 def _render_form(
     request: Request, raw: dict[str, str], errors: dict[str, str], *,
     client: Client | None = None, conflict: bool = False, status_code: int = 200,
-    duplicates: list[Match] | None = None,
+    duplicates: list[Match] | None = None, candidates: list[User] | None = None,
 ) -> Response:  # fmt: skip
-    # TODO: an owner picker that searches, for managers over many hundreds of people.
-    owners = list(scope_of(request).may_own().order_by(User.name))
-    if client is not None and all(owner.id != client.owner_id for owner in owners):
+    scope = scope_of(request)
+    # One person more than the threshold tells whether the list or the search is shown.
+    owners = list(scope.may_own().order_by(User.name).limit(owner_picker.THRESHOLD + 1))
+    picker = None
+    if len(owners) > owner_picker.THRESHOLD:
+        owners = []
+        picker = _picker_context(scope, raw, errors, client, candidates or [])
+        if "owner" not in errors:
+            # The owner is settled: the next save must not search again.
+            raw = {**raw, "owner_q": ""}
+    elif client is not None and all(owner.id != client.owner_id for owner in owners):
         owners.insert(0, User.get_by_id(client.owner_id))
     context = {
         "form": raw,
@@ -107,10 +118,32 @@ def _render_form(
         "statuses": CLIENT_STATUSES,
         "segments": SEGMENTS,
         "owners": owners,
+        "owner_picker": picker,
         "locked": restrictions.locked_fields(grants_of(request)),
         "discount_limit": grants_of(request).limit("clients.discount"),
     }
     return render(request, "clients/form.html", context, status_code=status_code)
+
+
+def _picker_context(
+    scope: Scope, raw: dict[str, str], errors: dict[str, str], client: Client | None,
+    candidates: list[User],
+) -> dict:  # fmt: skip
+    """The current owner the search form shows, and the candidates of a failed search."""
+    current = None
+    # The chosen owner when it was accepted, else the one the form showed before.
+    keys = ("owner_kept",) if "owner" in errors else ("owner", "owner_kept")
+    for key in keys:
+        owner_id = parse_id(raw.get(key, ""))
+        if owner_id is None:
+            continue
+        current = scope.may_own().where(User.id == owner_id).first()
+        if current is None and client is not None and owner_id == client.owner_id:
+            # Kept even when they have left, as validation allows.
+            current = User.get_by_id(owner_id)
+        if current is not None:
+            break
+    return {"current": current, "candidates": candidates}
 
 
 def _mergeable(request: Request, client: Client | None, duplicates: list[Match]) -> set[int]:
@@ -151,6 +184,17 @@ def _unconfirmed_duplicates(
     return likely_duplicates(candidate, scope)
 
 
+def _validate(
+    picked: owner_picker.Picked, scope: Scope, settings: Settings, grants: Grants,
+    current: Client | None = None,
+) -> clients.ClientForm:  # fmt: skip
+    """The posted client checked, with the owner search's own message at its field."""
+    form = clients.validate(picked.raw, scope, settings, grants, current=current)
+    if picked.error:
+        form.errors["owner"] = picked.error
+    return form
+
+
 @permission_required("menu.clients")
 async def client_new(request: Request) -> Response:
     scope = scope_of(request)
@@ -158,10 +202,13 @@ async def client_new(request: Request) -> Response:
     if request.method == "GET":
         owner = request.state.user if scope.owns else None
         return _render_form(request, clients.empty_form(owner, settings.phone_region), {})
-    raw = await form_values(request)
-    form = clients.validate(raw, scope, settings, grants_of(request))
+    picked = owner_picker.resolve(scope, await form_values(request))
+    raw = picked.raw
+    form = _validate(picked, scope, settings, grants_of(request))
     if not form.ok:
-        return _render_form(request, raw, form.errors, status_code=400)
+        return _render_form(
+            request, raw, form.errors, status_code=400, candidates=picked.candidates
+        )
     duplicates = _unconfirmed_duplicates(raw, form.values, scope)
     if duplicates:
         return _render_form(request, raw, {}, duplicates=duplicates, status_code=409)
@@ -177,11 +224,15 @@ async def client_edit(request: Request) -> Response:
         raw = clients.form_from_client(client)
         raw["version"] = str(client.version)
         return _render_form(request, raw, {}, client=client)
-    raw = await form_values(request)
+    picked = owner_picker.resolve(scope, await form_values(request))
+    raw = picked.raw
     settings = request.app.state.settings
-    form = clients.validate(raw, scope, settings, grants_of(request), current=client)
+    form = _validate(picked, scope, settings, grants_of(request), current=client)
     if not form.ok:
-        return _render_form(request, raw, form.errors, client=client, status_code=400)
+        return _render_form(
+            request, raw, form.errors, client=client, status_code=400,
+            candidates=picked.candidates,
+        )  # fmt: skip
     duplicates = _unconfirmed_duplicates(raw, form.values, scope, current=client)
     if duplicates:
         return _render_form(request, raw, {}, client=client, duplicates=duplicates, status_code=409)
@@ -262,11 +313,21 @@ async def client_autocomplete(request: Request) -> Response:
     return render(request, "clients/_autocomplete.html", {"matches": matches})
 
 
+@permission_required("menu.clients")
+async def owner_search(request: Request) -> Response:
+    """People matching the owner search of the client form, to choose one from."""
+    text = request.query_params.get("owner_q", "")
+    matches = owner_picker.matching(scope_of(request), text)
+    context = {"matches": matches, "searched": bool(owner_picker.searched_words(text))}
+    return render(request, "clients/_owner_matches.html", context)
+
+
 routes = [
     Route("/", client_parts.home, name="home"),
     Route("/clients", client_list, name="clients"),
     Route("/clients/new", client_new, methods=["GET", "POST"], name="client-new"),
     Route("/clients/autocomplete", client_autocomplete, name="client-autocomplete"),
+    Route("/clients/owners", owner_search, name="client-owner-search"),
     Route("/clients/export.{kind:str}", client_export, name="client-export"),
     Route("/clients/contacts/export.{kind:str}", contact_export, name="contact-export"),
     Route("/clients/{client_id:id}", client_detail, name="client"),
