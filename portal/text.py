@@ -34,6 +34,15 @@ def sort_key(value: str) -> str:
     return fold(marked)
 
 
+def is_digits(text: str) -> bool:
+    """Whether `text` is one or more of the ASCII digits 0-9.
+
+    `str.isdigit` also says yes to "²" or "①", which `int` then refuses; typed
+    or forged input checked that way would end in a server error.
+    """
+    return text.isascii() and text.isdigit()
+
+
 def parse_id(value: object) -> int | None:
     """A record id from user input, or None for anything that cannot be one."""
     if isinstance(value, int) and not isinstance(value, bool):

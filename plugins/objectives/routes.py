@@ -22,6 +22,7 @@ from plugins.objectives.standing import Figures, Standing, rank, stand
 from portal.core.reports import COUNT, DailyTotal, Measure, Sources, daily_totals
 from portal.i18n import N_, current_language, format_amount, local_today
 from portal.i18n import gettext as _
+from portal.text import parse_id
 from portal.web.contributions import render_panel
 from portal.web.rendering import grants_of, render, see_other
 from portal.web.requests import client_ip, form_values, permission_required, scope_of
@@ -365,7 +366,8 @@ def _confirmed(raw: dict[str, str]) -> frozenset[int]:
     """The ids of the objectives the user ticked the box to replace, as the page listed them."""
     if raw.get("confirm") != "on":
         return frozenset()
-    return frozenset(int(part) for part in raw.get("replacing", "").split(",") if part.isdigit())
+    ids = (parse_id(part) for part in raw.get("replacing", "").split(","))
+    return frozenset(found for found in ids if found is not None)
 
 
 @menu_required

@@ -25,6 +25,7 @@ from portal.core.reports import COUNT, Sources
 from portal.database import db, utcnow
 from portal.i18n import N_, current_language, format_number
 from portal.i18n import gettext as _
+from portal.text import parse_id
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def read_form(
     errors: dict[str, str] = {}
     user_id = profile_id = None
     kind, _sep, key = raw.get("who", "").partition(":")
-    number = int(key) if key.isdigit() else 0
+    number = parse_id(key) or 0
     if kind == "user" and access.may_set_user(number):
         user_id = number
     elif kind == "profile" and access.may_set_profile(number):

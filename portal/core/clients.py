@@ -24,7 +24,7 @@ from portal.core.visibility import Scope
 from portal.database import db, utcnow
 from portal.i18n import current_language
 from portal.i18n import gettext as _
-from portal.text import clean, parse_id
+from portal.text import clean, is_digits, parse_id
 
 TEXT_LIMITS = {
     "name": 200,
@@ -199,7 +199,7 @@ def parse_amount(text: str) -> Decimal:
 
 def _headcount(text: str) -> int:
     digits = text.replace(".", "").replace(",", "").replace(" ", "")
-    if not digits.isdigit() or len(digits) > 9:
+    if not is_digits(digits) or len(digits) > 9:
         raise fields.FieldError("A whole number of people.")
     return int(digits)
 

@@ -20,7 +20,7 @@ from portal.core.models import FISCAL_ID_TYPES, Client, Contact, User
 from portal.core.tabular import Table
 from portal.database import db
 from portal.i18n import N_, gettext
-from portal.text import clean, fold
+from portal.text import clean, fold, is_digits
 
 # Target of each column (English labels, for the web layer to translate).
 IMPORT_FIELDS: dict[str, str] = {
@@ -636,7 +636,7 @@ def _convert_value(target: str, text: str, context: _Context) -> Any:
         case "discount":
             return _percentage(text, context.locale)
         case "record_id" | "client_record_id":
-            if not text.isdigit() or len(text) > 18:
+            if not is_digits(text) or len(text) > 18:
                 raise f.FieldError("Not a whole number")
             return int(text)
         case "language":

@@ -24,7 +24,7 @@ from portal.core.visibility import Scope
 from portal.database import db, utcnow
 from portal.i18n import N_, UserError, current_language, local_today
 from portal.i18n import gettext as _
-from portal.text import clean, fold, one_line, parse_id
+from portal.text import clean, fold, is_digits, one_line, parse_id
 
 # The default pipeline, as migration 0012 creates it: msgids, translated where shown.
 DEFAULT_PIPELINE = N_("Sales")
@@ -157,7 +157,7 @@ def validate(
     values["probability"] = form.stage.probability if form.stage else 0
     text = clean(raw.get("probability", "")).removesuffix("%").strip()
     if text:
-        if text.isdigit() and 0 <= int(text) <= 100:
+        if is_digits(text) and 0 <= int(text) <= 100:
             values["probability"] = int(text)
         else:
             errors["probability"] = _("A whole percentage between 0 and 100.")
@@ -422,7 +422,7 @@ def _refuse_taken(name: str, rows: list[Pipeline] | list[Stage], own_id: int | N
 
 def _stage_values(raw: dict[str, str]) -> dict[str, Any]:
     text = clean(raw.get("probability", "")).removesuffix("%").strip() or "0"
-    if not (text.isdigit() and 0 <= int(text) <= 100):
+    if not (is_digits(text) and 0 <= int(text) <= 100):
         raise UserError(N_("A whole percentage between 0 and 100."))
     kind = raw.get("kind", "open")
     if kind not in STAGE_KINDS:

@@ -24,7 +24,7 @@ from portal.core.models import Client, Setting, User, Zone
 from portal.database import db, utcnow
 from portal.i18n import N_
 from portal.i18n import gettext as _
-from portal.text import clean
+from portal.text import clean, is_digits
 
 SEGMENT_RULE_KEY = "clients.segment_rule"
 SEGMENT_BASES = {
@@ -132,7 +132,7 @@ def validate_zone(raw: dict[str, str], zone: Zone | None) -> tuple[dict, dict[st
             wrong=", ".join(wrong),
         )
     position = raw.get("position", "").strip() or "0"
-    if not position.lstrip("-").isdigit() or abs(int(position)) > 10_000:
+    if not is_digits(position.removeprefix("-")) or abs(int(position)) > 10_000:
         errors["position"] = _("A whole number.")
     values = {
         "name": name,
@@ -205,7 +205,7 @@ def validate_rule(raw: dict[str, str]) -> tuple[SegmentRule, dict[str, str]]:
             value = Decimal(digits)
         except InvalidOperation:
             value = Decimal(-1)
-        if not digits.isdigit() or value < 0 or len(digits) > 15:
+        if not is_digits(digits) or value < 0 or len(digits) > 15:
             errors[name] = _("A whole number, zero or more.")
         else:
             bounds[name] = value

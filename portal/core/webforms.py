@@ -37,7 +37,7 @@ from portal.core.models import (
 )
 from portal.database import db, utcnow
 from portal.i18n import gettext as _
-from portal.text import clean, one_line, parse_id
+from portal.text import clean, is_digits, one_line, parse_id
 
 LANGUAGES = ("es", "en")
 
@@ -118,7 +118,7 @@ def read_token(secret: str, form: WebForm, token: str) -> TokenCheck:
     if len(parts) == 2 and parts[0] == "s":
         if hmac.compare_digest(parts[1].encode(), snippet_token(secret, form)[2:].encode()):
             return TokenCheck("snippet")
-    if len(parts) == 3 and parts[0] == "p" and parts[1].isdigit() and len(parts[1]) < 12:
+    if len(parts) == 3 and parts[0] == "p" and is_digits(parts[1]) and len(parts[1]) < 12:
         expected = _signature(secret, f"lead-page:{form.key}:{parts[1]}")
         if hmac.compare_digest(parts[2].encode(), expected.encode()):
             return TokenCheck("page", int(parts[1]))

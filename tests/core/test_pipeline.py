@@ -630,3 +630,27 @@ def test_only_pipeline_administrators_delete_pipelines(
     assert http.get(f"/admin/pipelines/{tenders.id}/delete").status_code in (403, 404)
     assert post_form(http, f"/admin/pipelines/{tenders.id}/delete").status_code in (403, 404)
     assert Pipeline.get_or_none(Pipeline.id == tenders.id) is not None
+
+
+def test_a_probability_in_other_unicode_digits_is_explained_not_a_server_error(
+    http: TestClient, team: SimpleNamespace
+) -> None:
+    admin = make_user("admin@example.com", make_profile("Sistemas"), is_admin=True, language="en")
+    log_in(http, admin.email)
+    default = Pipeline.get(Pipeline.is_default == True)  # noqa: E712
+    proposal = stage("Proposal")
+
+    for typed in ("²", "①5", "٥٠"):
+        added = post_form(
+            http, f"/admin/pipelines/{default.id}/stages",
+            {"name": "Demostración", "probability": typed, "kind": "open"},
+        )  # fmt: skip
+        assert added.status_code == 400, typed
+        assert "A whole percentage between 0 and 100." in added.text
+        changed = post_form(
+            http, f"/admin/stages/{proposal.id}",
+            {"name": "Proposal", "probability": typed, "kind": "open"},
+        )  # fmt: skip
+        assert changed.status_code == 400, typed
+    assert Stage.get_by_id(proposal.id).probability == 50
+    assert Stage.get_or_none(Stage.name == "Demostración") is None

@@ -202,3 +202,15 @@ def test_portfolio_admin_needs_its_permission(http: TestClient) -> None:
 
     grant(seller, "menu.admin", "menu.admin.portfolio")
     assert http.get("/admin/portfolio").status_code == 200
+
+
+@pytest.mark.usefixtures("admin")
+def test_a_zone_position_that_is_not_a_whole_number_is_explained(http: TestClient) -> None:
+    for typed in ("²", "--5", "-²"):
+        answer = post_form(
+            http, "/admin/zones/new",
+            {"name": "Centro", "postal_prefixes": "28", "countries": "es", "position": typed},
+        )  # fmt: skip
+        assert answer.status_code == 400, typed
+        assert "A whole number." in answer.text
+    assert Zone.select().count() == 0

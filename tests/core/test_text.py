@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from portal.text import clean, fold, one_line, sort_key
+from portal.text import clean, fold, is_digits, one_line, sort_key
 
 
 def test_clean_stores_nfc_and_drops_control_characters() -> None:
@@ -35,3 +35,10 @@ def test_one_line_folds_line_breaks_and_tabs_into_single_spaces() -> None:
     decomposed = unicodedata.normalize("NFD", "Peña\u2028Ruiz")
     assert one_line(decomposed) == "Peña Ruiz"
     assert unicodedata.is_normalized("NFC", one_line(decomposed))
+
+
+def test_is_digits_takes_ascii_digits_only() -> None:
+    assert is_digits("0123456789")
+    # Superscripts, circled and Arabic-Indic digits pass str.isdigit; int() refuses the first two.
+    for text in ("", "²", "①", "٣", "1²", " 1", "-1", "1.0"):
+        assert not is_digits(text), text

@@ -211,3 +211,26 @@ def test_the_redirect_after_a_split_encodes_its_query(
     assert parse_qs(location.query) == {"period": ["2025-03"], "metric": [metric]}
     shares = Objective.select().where(Objective.parent == whole)
     assert {o.metric for o in shares} == {metric}
+
+
+def test_forged_ids_with_other_unicode_digits_are_refused_not_a_server_error(
+    web: TestClient, company: SimpleNamespace
+) -> None:
+    objective(company.ana, "2000.00")
+    whole = objective(company.north, "1000.00")
+    before = targets()
+    log_in(web, "north@example.com")
+    path = f"/objectives/{whole.id}/split"
+
+    # "²" and "①" pass str.isdigit, which int() then refuses.
+    for forged in ("²", "①", "9" * 5000):
+        asked = post_form(web, path, {"mode": "even", "confirm": "on", "replacing": forged})
+        assert asked.status_code == 409, forged
+    chosen = post_form(
+        web,
+        "/objectives/new",
+        {"who": "user:²", "period": "2025-03", "metric": "opportunities.won_value", "target": "5"},
+    )
+    assert chosen.status_code == 400
+    assert "Choose a person or a profile of your team." in chosen.text
+    assert targets() == before and audited() == 0
