@@ -22,7 +22,7 @@ from portal.core.clients import convert, parse_amount
 from portal.core.models import STAGE_KINDS, Client, Opportunity, Pipeline, Stage, StageChange, User
 from portal.core.visibility import Scope
 from portal.database import db, utcnow
-from portal.i18n import N_, UserError, current_language, local_today
+from portal.i18n import N_, UserError, current_language, format_number, local_today
 from portal.i18n import gettext as _
 from portal.text import clean, fold, is_digits, one_line, parse_id
 
@@ -535,7 +535,7 @@ def deletion_refusal(pipeline: Pipeline) -> UserError | None:
     if held:
         return UserError(
             N_("Only a pipeline without opportunities can be deleted; this one holds %(n)s."),
-            n=held,
+            n=format_number(held),
         )
     return None
 
@@ -545,11 +545,12 @@ def delete_pipeline(pipeline: Pipeline, *, actor: User, ip: str = "") -> None:
     refusal = deletion_refusal(pipeline)
     if refusal is not None:
         raise refusal
-    stages = [label(stage) for stage in stages_of(pipeline)]
+    # As stored, like every audit entry: a default name stays its msgid.
+    stages = [stage.name for stage in stages_of(pipeline)]
     with db.atomic():
         Stage.delete().where(Stage.pipeline == pipeline.id).execute()
         pipeline.delete_instance()
         audit.record(
             "pipelines.deleted", actor=actor, target=pipeline,
-            before={"name": label(pipeline), "stages": stages}, ip=ip,
+            before={"name": pipeline.name, "stages": stages}, ip=ip,
         )  # fmt: skip

@@ -479,16 +479,31 @@ def departed(steps: list[ApprovalStep]) -> list[tuple[int, User]]:
 
 
 def chains_naming(user: User) -> list[Profile]:
-    """The profiles whose approval chain names this user at some step."""
-    return list(
-        Profile.select()
-        .where(
-            Profile.id.in_(
-                ApprovalStep.select(ApprovalStep.profile).where(ApprovalStep.approver == user.id)
-            )
+    """The profiles whose requests reach this user at some step of their chain.
+
+    A step names the user, or asks the profile above (a "parent" step, or no
+    chain at all) when the user is the only active person holding it: then,
+    once the user is deactivated, those requests go to the administrators.
+    """
+    named = ApprovalStep.select(ApprovalStep.profile).where(ApprovalStep.approver == user.id)
+    wanted = Profile.id.in_(named)
+    if _alone_in_profile(user):
+        chained = ApprovalStep.select(ApprovalStep.profile)
+        asks_parent = ApprovalStep.select(ApprovalStep.profile).where(
+            ApprovalStep.approver.is_null()
         )
-        .order_by(Profile.name, Profile.id)
+        below = Profile.parent == user.profile_id
+        wanted |= below & (Profile.id.not_in(chained) | Profile.id.in_(asks_parent))
+    return list(Profile.select().where(wanted).order_by(Profile.name, Profile.id))
+
+
+def _alone_in_profile(user: User) -> bool:
+    others = User.select().where(
+        User.profile == user.profile_id,
+        User.is_active == True,  # noqa: E712
+        User.id != user.id,
     )
+    return user.profile_id is not None and not others.exists()
 
 
 def describe_chain(steps: list[ApprovalStep]) -> list[str]:

@@ -602,12 +602,17 @@ def test_an_empty_pipeline_is_deleted_after_confirmation_and_a_used_one_is_not(
     assert Pipeline.get_or_none(Pipeline.id == tenders.id) is None
     assert not Stage.select().where(Stage.pipeline == tenders.id).exists()
     entry = AuditEntry.get(AuditEntry.action == "pipelines.deleted")
-    assert json.loads(entry.before)["name"] == "Licitaciones"
+    # As stored: a new pipeline's default stage names stay msgids, whoever deleted it.
+    assert json.loads(entry.before) == {
+        "name": "Licitaciones",
+        "stages": [s[0] for s in pipelines.NEW_PIPELINE_STAGES],
+    }
 
     # One that holds an opportunity, and the default one, stay, with the reason.
     reason = "Only a pipeline without opportunities can be deleted; this one holds 1."
     page = http.get(f"/admin/pipelines/{renewals.id}/delete")
     assert reason in page.text and "Yes, delete" not in page.text
+    assert "The pipeline Renovaciones cannot be deleted" in page.text
     refused = post_form(http, f"/admin/pipelines/{renewals.id}/delete")
     assert refused.status_code == 400 and reason in refused.text
     default = Pipeline.get(Pipeline.is_default == True)  # noqa: E712

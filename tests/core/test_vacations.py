@@ -631,6 +631,17 @@ def test_a_chain_naming_someone_deactivated_says_so_and_keeps_the_step(
     )
     assert refused.status_code == 400
 
+    # Nor on the other steps of the chain that names them, nor twice on it.
+    step_two = re.search(r'<select id="f-step-1".*?</select>', page, re.DOTALL).group(0)
+    assert f'value="user:{team.boss.id}"' not in step_two
+    twice = {"step-0": f"user:{team.boss.id}", "step-1": f"user:{team.boss.id}"}
+    assert post_form(http, url, twice).status_code == 400
+    # Their step may move within the chain: it still names them once.
+    moved = post_form(http, url, {"step-0": "parent", "step-1": f"user:{team.boss.id}"})
+    assert moved.status_code == 303
+    steps = vacations.chain_rows(team.seller_profile)
+    assert [s.approver_id for s in steps] == [None, team.boss.id]
+
     # Saving the page as shown keeps the step, so reactivating the person restores it.
     kept = post_form(http, url, {"step-0": f"user:{team.boss.id}", "step-1": "parent"})
     assert kept.status_code == 303
@@ -683,3 +694,22 @@ def test_deactivating_an_approver_names_the_chains_first(
     assert "Comercial Norte" in warning and "Sur" not in warning
     assert "1 profile outside your reach" in warning
     assert "/approvals" not in warning
+
+
+def test_deactivating_the_only_head_a_team_asks_warns_too(http: TestClient, team: Team) -> None:
+    # South sales has no chain: its requests go to whoever holds South, the peer alone.
+    log_in(http, "admin@example.com")
+
+    page = http.get(f"/admin/users/{team.peer.id}/deactivate").text
+    warning = re.search(r'id="approver-chains">(.*?)</div>', page, re.DOTALL)
+    assert warning, "no warning for the only head of a profile asked by the one below"
+    assert "Comercial Sur" in warning.group(1)
+    # A chain that asks the profile above at some step counts the same way.
+    ApprovalStep.create(profile=team.seller_profile, position=1, approver=team.colleague)
+    ApprovalStep.create(profile=team.seller_profile, position=2, approver=None)
+    page = http.get(f"/admin/users/{team.manager.id}/deactivate").text
+    assert "Comercial Norte" in re.search(r'id="approver-chains">(.*?)</div>', page, re.S).group(1)
+
+    # With a second person holding South, its requests still find someone.
+    make_user("peer2@example.com", team.peer.profile, language="en")
+    assert "approver-chains" not in http.get(f"/admin/users/{team.peer.id}/deactivate").text

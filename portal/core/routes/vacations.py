@@ -9,6 +9,7 @@ entry (menu.vacations.approvals) only adds a page with their past decisions.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -288,7 +289,9 @@ async def profile_approvals(request: Request) -> Response:
     if request.method == "POST":
         raw = await form_values(request)
         chosen = [raw.get(f"step-{n}", "") for n in range(MAX_STEPS)]
-        by_id = {person.id: person for person in [*people, *former.values()]}
+        by_id = {person.id: person for person in people}
+        # As many steps as name them now, wherever those steps move to: never more.
+        left = Counter(person.id for _number, person in departed)
         approvers: list[User | None] = []
         for number, value in enumerate(chosen):
             key = parse_id(value[5:]) if value.startswith("user:") else None
@@ -296,6 +299,9 @@ async def profile_approvals(request: Request) -> Response:
                 approvers.append(None)
             elif key in by_id:
                 approvers.append(by_id[key])
+            elif key in former and left[key] > 0:
+                left[key] -= 1
+                approvers.append(former[key])
             elif value:
                 errors[f"step-{number}"] = _("Choose one of the options.")
         if not errors:
