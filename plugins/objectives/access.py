@@ -44,15 +44,20 @@ class Access:
     def condition(self) -> pw.Expression:
         """WHERE condition on `Objective` for what the viewer may see."""
         if self.everything:
-            return pw.SQL("1 = 1")
-        # "Everyone but nobody" reads as 1 = 1: keep it to personal objectives.
-        people = Objective.user.is_null(False) & owner_condition(
-            Objective.user, *self.scope.owner_rule()
-        )
-        mine = Objective.user == self.user.id
-        profiles = sorted(self.scope.profiles)
-        below = Objective.profile.in_(profiles) if profiles else pw.SQL("1 = 0")
-        return people | mine | below
+            seen: pw.Expression = pw.SQL("1 = 1")
+        else:
+            # "Everyone but nobody" reads as 1 = 1: keep it to personal objectives.
+            people = Objective.user.is_null(False) & owner_condition(
+                Objective.user, *self.scope.owner_rule()
+            )
+            mine = Objective.user == self.user.id
+            profiles = sorted(self.scope.profiles)
+            below = Objective.profile.in_(profiles) if profiles else pw.SQL("1 = 0")
+            seen = people | mine | below
+        if self.assists:
+            # None of its own, not even one set before its profile became an assistant's.
+            seen &= Objective.user.is_null() | (Objective.user != self.user.id)
+        return seen
 
     def objective_or_none(self, objective_id: int) -> Objective | None:
         return Objective.select().where((Objective.id == objective_id) & self.condition()).first()

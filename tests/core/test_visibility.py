@@ -799,8 +799,10 @@ def expected_objectives(user: User) -> set[int]:
         if o.user_id is not None
     ]
     seen = expected_visible(user, profiles.values(), list(User.select()), personal)
-    seen |= {o.id for o in objectives if o.user_id == user.id}
     mine = profiles[user.profile_id]
+    own = {o.id for o in objectives if o.user_id == user.id}
+    # An assistant has no objective of its own, even one the database holds.
+    seen = seen - own if mine.is_assistant else seen | own
 
     def at_or_below(profile_id: int, top: int | None) -> bool:
         current: int | None = profile_id
